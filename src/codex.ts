@@ -1,0 +1,165 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { RunContext } from './context.js';
+import { UserError } from './errors.js';
+import type { Log } from './log.js';
+
+const PACKAGE = '@openai/codex';
+const TAIL_BYTES = 64 * 1024;
+
+async function output(command: string, args: string[], options: { cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { getExecOutput } = await import('@actions/exec');
+  const result = await getExecOutput(command, args, { ignoreReturnCode: true, silent: true, cwd: options.cwd });
+  return { code: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+}
+
+async function versionOf(codex: string): Promise<string | null> {
+  const result = await output(codex, ['--version']).catch(() => null);
+  const match = result?.stdout.match(/codex-cli\s+(\S+)/);
+  return match?.[1] ?? null;
+}
+
+async function onPath(): Promise<string | null> {
+  const { which } = await import('@actions/io');
+  return (await which('codex', false)) || null;
+}
+
+async function resolveVersion(spec: string): Promise<string> {
+  if (/^\d+\.\d+\.\d+(-[\w.]+)?$/.test(spec)) return spec;
+  const result = await output('npm', ['view', `${PACKAGE}@${spec}`, 'version']);
+  const version = result.stdout.trim().split('\n').pop()?.trim();
+  if (result.code !== 0 || !version) throw new UserError(`Cannot resolve \`codex-version\` '${spec}' on the npm registry: ${result.stderr.trim().split('\n')[0] ?? 'no answer'}.`);
+  return version;
+}
+
+/**
+ * The codex to run: the one on PATH when it fits `codex-version`, else `@openai/codex@VERSION` installed
+ * once into the runner's tool cache (`<tool cache>/codex-cli/<version>/<arch>`, completed by a marker).
+ */
+export async function ensureCodex(spec: string, ctx: RunContext, log: Log): Promise<string> {
+  const found = await onPath();
+  if (found && !spec) return found;
+  if (found && spec) {
+    const have = await versionOf(found);
+    if (have === spec) return found;
+  }
+  const version = await resolveVersion(spec || 'latest');
+  if (found && (await versionOf(found)) === version) return found;
+  const dir = path.join(ctx.toolCache, 'codex-cli', version, process.arch);
+  const binary = path.join(dir, 'node_modules', '.bin', 'codex');
+  const marker = `${dir}.complete`;
+  if (await fs.stat(marker).then(() => true, () => false)) return binary;
+  log.info(`Installing ${PACKAGE}@${version} into ${dir}`);
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.mkdir(dir, { recursive: true });
+  const result = await output('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--prefix', dir, `${PACKAGE}@${version}`]);
+  if (result.code !== 0) {
+    throw new UserError(`Failed to install ${PACKAGE}@${version} (npm exited ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' ')}`);
+  }
+  if ((await versionOf(binary)) !== version) throw new Error(`Installed ${PACKAGE}@${version}, but ${binary} does not report that version`);
+  await fs.writeFile(marker, '');
+  return binary;
+}
+
+export interface ExecOptions {
+  codex: string;
+  codexHome: string;
+  prompt: string;
+  args: string[];
+  cwd: string;
+  runnerTemp: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  finalMessage: string;
+  /** the last bytes of stdout and stderr, for diagnosis */
+  outputTail: string;
+}
+
+/** Keeps the last `TAIL_BYTES` of a stream. */
+class Tail {
+  private text = '';
+  push(chunk: Buffer): void {
+    this.text = (this.text + chunk.toString('utf8')).slice(-TAIL_BYTES);
+  }
+  toString(): string {
+    return this.text;
+  }
+}
+
+/**
+ * Runs `codex exec` with stdin closed (it reads stdin to EOF otherwise) in its own process group (the npm
+ * `codex` is a wrapper around a native binary: a cancel must reach both), with file credential storage
+ * enforced, and the final message captured.
+ */
+export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
+  const scratch = path.join(options.runnerTemp, `codex-auth-${randomBytes(6).toString('hex')}`);
+  await fs.mkdir(scratch, { recursive: true, mode: 0o700 });
+  const lastMessage = path.join(scratch, 'last-message.txt');
+  const argv = ['exec', '-c', 'cli_auth_credentials_store="file"', '--output-last-message', lastMessage, ...options.args, '--', options.prompt];
+  const child = spawn(options.codex, argv, {
+    cwd: options.cwd,
+    env: { ...(options.env ?? process.env), CODEX_HOME: options.codexHome },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const tail = new Tail();
+  child.stdout.on('data', (chunk: Buffer) => {
+    tail.push(chunk);
+    process.stdout.write(chunk);
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    tail.push(chunk);
+    process.stderr.write(chunk);
+  });
+  const killGroup = (signal: NodeJS.Signals) => {
+    if (child.pid === undefined || child.exitCode !== null) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // the group is already gone
+    }
+  };
+  const onCancel = () => {
+    killGroup('SIGTERM');
+    setTimeout(() => killGroup('SIGKILL'), 5000).unref();
+  };
+  process.once('SIGINT', onCancel);
+  process.once('SIGTERM', onCancel);
+  try {
+    const exitCode = await new Promise<number>((resolve, reject) => {
+      child.once('error', (error) => reject(new UserError(`Failed to start ${options.codex}: ${error.message}`)));
+      child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
+    });
+    const finalMessage = await fs.readFile(lastMessage, 'utf8').catch(() => '');
+    return { exitCode, finalMessage: finalMessage.trim(), outputTail: tail.toString() };
+  } finally {
+    process.removeListener('SIGINT', onCancel);
+    process.removeListener('SIGTERM', onCancel);
+    killGroup('SIGKILL');
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[signal as string] ?? 0;
+}
+
+/** `codex login --with-api-key` / `--with-access-token`, the secret on stdin, nothing echoed. */
+export async function codexLogin(codex: string, codexHome: string, flag: '--with-api-key' | '--with-access-token', secret: string): Promise<void> {
+  const { getExecOutput } = await import('@actions/exec');
+  const result = await getExecOutput(codex, ['login', '-c', 'cli_auth_credentials_store="file"', flag], {
+    input: Buffer.from(secret),
+    silent: true,
+    ignoreReturnCode: true,
+    env: { ...process.env, CODEX_HOME: codexHome } as Record<string, string>,
+  });
+  if (result.exitCode !== 0) {
+    const why = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' ');
+    throw new UserError(`\`codex login ${flag}\` failed (exit ${result.exitCode}): ${why}`);
+  }
+}

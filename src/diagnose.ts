@@ -1,0 +1,33 @@
+/** A known cause of a failed codex run, recognised from its output, and what to do about it. */
+export interface Diagnosis {
+  cause: string;
+  fix: string;
+}
+
+const RULES: { pattern: RegExp; cause: string; fix: (where: string) => string }[] = [
+  {
+    pattern: /refresh token (was already used|has expired|was revoked)|refresh_token_(reused|expired|invalidated)|could not be refreshed/i,
+    cause: 'The stored Codex refresh token can no longer be used (already used by another run, expired, or revoked): this token family is dead.',
+    fix: (where) => `Seed again: run \`codex login\` on a trusted machine and put the new ~/.codex/auth.json in ${where}. Then make sure only one run at a time uses this auth stream (keep \`lock\` on).`,
+  },
+  {
+    pattern: /Unauthorized\. Contact your ChatGPT administrator/i,
+    cause: "The ChatGPT workspace does not allow this account to use Codex locally (the workspace's Codex Local access is off).",
+    fix: () => 'Ask a workspace admin to turn on Codex Local access for this account in the ChatGPT workspace settings, or use an API key (`openai-api-key`).',
+  },
+  {
+    pattern: /forced_chatgpt_workspace_id|not (allowed|permitted) .*workspace|workspace.*(mismatch|restriction)/i,
+    cause: 'Codex logged out because the signed-in workspace is not the one `forced_chatgpt_workspace_id` allows.',
+    fix: (where) => `Sign in to the allowed workspace with \`codex login\` and seed ${where} again, or change \`forced_chatgpt_workspace_id\` in config.toml.`,
+  },
+  {
+    pattern: /Not logged in|not signed in|No credentials/i,
+    cause: 'Codex found no login: no auth.json was in CODEX_HOME when it ran.',
+    fix: () => 'Check that this step and codex use the same `codex-home`, and that `auth-json` or the store provided an auth.json.',
+  },
+];
+
+export function diagnose(output: string, where: string): Diagnosis | null {
+  for (const rule of RULES) if (rule.pattern.test(output)) return { cause: rule.cause, fix: rule.fix(where) };
+  return null;
+}

@@ -1,0 +1,213 @@
+import * as core from '@actions/core';
+import path from 'node:path';
+import * as z from 'zod/mini';
+import type { RunContext } from './context.js';
+import { UserError } from './errors.js';
+
+export const STORES = ['runner', 'cache', 'github-secret', 'command'] as const;
+export const LOCKS = ['none', 'file', 'github'] as const;
+export type StoreKind = (typeof STORES)[number];
+export type LockKind = (typeof LOCKS)[number];
+export type AuthMode = 'chatgpt' | 'api-key' | 'access-token';
+
+/** Every input, validated, with `auto` resolved. The only module that reads inputs. */
+export interface Inputs {
+  mode: AuthMode;
+  authJson: string;
+  store: StoreKind;
+  codexHome: string;
+  key: string;
+  encryptionKey: string;
+  restoreCommand: string;
+  persistCommand: string;
+  secretName: string;
+  secretToken: string;
+  secretRepository: string;
+  secretEnvironment: string;
+  lock: LockKind;
+  lockTimeoutMs: number;
+  lockRepository: string;
+  githubToken: string;
+  prompt: string;
+  promptFile: string;
+  codexArgs: string[];
+  codexVersion: string;
+  workingDirectory: string;
+  cleanup: boolean;
+  allowUntrusted: boolean;
+  openaiApiKey: string;
+  accessToken: string;
+}
+
+const input = (name: string): string => core.getInput(name);
+
+/** A secret input: masked the moment it is read. */
+function secretInput(name: string): string {
+  const value = input(name);
+  if (value) core.setSecret(value);
+  return value;
+}
+
+function choice<T extends string>(name: string, allowed: readonly T[], withAuto: boolean): T | 'auto' {
+  const value = input(name) || (withAuto ? 'auto' : '');
+  const options = withAuto ? [...allowed, 'auto'] : [...allowed];
+  if (!options.includes(value)) {
+    throw new UserError(`Input \`${name}\` is '${value}', which is not one of: ${options.map((o) => `\`${o}\``).join(', ')}.`);
+  }
+  return value as T | 'auto';
+}
+
+/** YAML 1.2 core booleans, as `core.getBooleanInput`, but with a message that names the allowed values. */
+function bool(name: string, fallback: boolean | 'auto'): boolean | 'auto' {
+  const value = input(name);
+  if (value === '') return fallback;
+  if (['true', 'True', 'TRUE'].includes(value)) return true;
+  if (['false', 'False', 'FALSE'].includes(value)) return false;
+  if (fallback === 'auto' && value === 'auto') return 'auto';
+  const allowed = fallback === 'auto' ? '`true`, `false` or `auto`' : '`true` or `false`';
+  throw new UserError(`Input \`${name}\` is '${value}', which is not a boolean: use ${allowed}.`);
+}
+
+const Seconds = z.pipe(
+  z.string().check(z.regex(/^\d+$/)),
+  z.transform((s) => Number(s)),
+);
+
+function seconds(name: string, fallback: number): number {
+  const raw = input(name) || String(fallback);
+  const parsed = Seconds.safeParse(raw);
+  if (!parsed.success || parsed.data > 7 * 24 * 3600) {
+    throw new UserError(`Input \`${name}\` is '${raw}': expected a whole number of seconds from 0 to 604800.`);
+  }
+  return parsed.data;
+}
+
+const Repository = z.string().check(z.regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/));
+
+function repository(name: string, fallback: string): string {
+  const value = input(name) || fallback;
+  if (!Repository.safeParse(value).success) {
+    throw new UserError(`Input \`${name}\` is '${value}': expected format {owner}/{repo}.`);
+  }
+  return value;
+}
+
+function streamKey(): string {
+  const value = input('key') || 'codex-auth';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value)) {
+    throw new UserError(`Input \`key\` is '${value}': use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.`);
+  }
+  return value;
+}
+
+const StringArray = z.array(z.string());
+
+/** `codex-args`: a JSON array of strings, or shell-style words (quotes group, backslash escapes). */
+export function parseCodexArgs(raw: string): string[] {
+  const text = raw.trim();
+  if (text === '') return [];
+  if (text.startsWith('[')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new UserError('Input `codex-args` starts with `[` but is not a JSON array: expected a JSON array of strings, or shell-style words.');
+    }
+    const parsed = StringArray.safeParse(json);
+    if (!parsed.success) throw new UserError('Input `codex-args` is a JSON array whose items are not all strings: expected a JSON array of strings.');
+    return parsed.data;
+  }
+  return splitWords(text);
+}
+
+function splitWords(text: string): string[] {
+  const words: string[] = [];
+  let word: string | null = null;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (quote === "'") {
+      if (c === "'") quote = null;
+      else word += c;
+    } else if (c === '\\' && i + 1 < text.length && (quote === null || '"\\$`'.includes(text[i + 1] as string))) {
+      word = (word ?? '') + text[++i];
+    } else if (quote === '"') {
+      if (c === '"') quote = null;
+      else word += c;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      word ??= '';
+    } else if (/\s/.test(c)) {
+      if (word !== null) words.push(word);
+      word = null;
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  if (quote) throw new UserError(`Input \`codex-args\` has an unclosed ${quote} quote: expected a JSON array of strings, or shell-style words.`);
+  if (word !== null) words.push(word);
+  return words;
+}
+
+function expandHome(p: string, home: string): string {
+  return p === '~' || p.startsWith('~/') ? path.join(home, p.slice(1)) : p;
+}
+
+function authMode(authJson: string, apiKey: string, accessToken: string): AuthMode {
+  const given = [authJson && '`auth-json`', apiKey && '`openai-api-key`', accessToken && '`access-token`'].filter(Boolean);
+  if (given.length > 1) {
+    throw new UserError(`Inputs ${given.join(' and ')} are both set: give exactly one auth mode (a ChatGPT auth.json, an API key, or an access token).`);
+  }
+  return apiKey ? 'api-key' : accessToken ? 'access-token' : 'chatgpt';
+}
+
+export function readInputs(ctx: RunContext, env: NodeJS.ProcessEnv = process.env): Inputs {
+  const authJson = input('auth-json');
+  const openaiApiKey = secretInput('openai-api-key');
+  const accessToken = secretInput('access-token');
+  const mode = authMode(authJson, openaiApiKey, accessToken);
+
+  const storeChoice = choice('store', STORES, true);
+  const store: StoreKind = storeChoice !== 'auto' ? storeChoice : ctx.runnerEnvironment === 'github-hosted' ? 'cache' : 'runner';
+  const lockChoice = choice('lock', LOCKS, true);
+  const lock: LockKind = mode !== 'chatgpt' ? 'none' : lockChoice !== 'auto' ? lockChoice : store === 'runner' ? 'file' : 'github';
+  const cleanupChoice = bool('cleanup', 'auto');
+
+  const prompt = input('prompt');
+  const promptFile = input('prompt-file');
+  if (prompt && promptFile) throw new UserError('Inputs `prompt` and `prompt-file` are both set: give one of them.');
+
+  const codexHomeInput = input('codex-home') || env.CODEX_HOME || '~/.codex';
+  const codexVersion = input('codex-version');
+  if (codexVersion && !/^[A-Za-z0-9][A-Za-z0-9.+-]*$/.test(codexVersion)) {
+    throw new UserError(`Input \`codex-version\` is '${codexVersion}': expected an npm version or tag of @openai/codex, such as 0.169.0 or latest.`);
+  }
+
+  return {
+    mode,
+    authJson,
+    store,
+    codexHome: path.resolve(ctx.workspace, expandHome(codexHomeInput, ctx.home)),
+    key: streamKey(),
+    encryptionKey: secretInput('encryption-key'),
+    restoreCommand: input('restore-command'),
+    persistCommand: input('persist-command'),
+    secretName: input('secret-name') || 'CODEX_AUTH_JSON',
+    secretToken: secretInput('secret-token'),
+    secretRepository: repository('secret-repository', ctx.repository || 'unknown/unknown'),
+    secretEnvironment: input('secret-environment'),
+    lock,
+    lockTimeoutMs: seconds('lock-timeout', 3600) * 1000,
+    lockRepository: repository('lock-repository', ctx.repository || 'unknown/unknown'),
+    githubToken: secretInput('github-token'),
+    prompt,
+    promptFile: promptFile ? path.resolve(ctx.workspace, promptFile) : '',
+    codexArgs: parseCodexArgs(input('codex-args')),
+    codexVersion,
+    workingDirectory: path.resolve(ctx.workspace, input('working-directory') || '.'),
+    cleanup: cleanupChoice === 'auto' ? store !== 'runner' || mode !== 'chatgpt' : (cleanupChoice as boolean),
+    allowUntrusted: bool('allow-untrusted', false) as boolean,
+    openaiApiKey,
+    accessToken,
+  };
+}

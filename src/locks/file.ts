@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import * as z from 'zod/mini';
+import { runUrl } from '../context.js';
+import { UserError } from '../errors.js';
+import { ensurePrivateDir } from '../auth-file.js';
+import { ownerFor, type Acquired, type Lock, type LockDeps, type LockHandle, type LockOwner } from './lock.js';
+
+const FileOwner = z.object({
+  token: z.string(),
+  repository: z.string(),
+  runId: z.string(),
+  runAttempt: z.string(),
+  job: z.string(),
+  runnerName: z.string(),
+  acquiredAt: z.number(),
+  leaseUntil: z.number(),
+});
+type FileOwner = z.infer<typeof FileOwner>;
+
+const POLL_MIN_MS = 200;
+const POLL_MAX_MS = 2000;
+
+/**
+ * `lock: file`: one host, several runners sharing one `codex-home`. The lock is a file next to auth.json,
+ * made visible atomically with link(2) (it fails when the name exists), holding its owner. The holder's
+ * process exits between main and post, so liveness cannot come from a process: a holder is dead when its
+ * lease ran out, or when its runner now runs another job (a runner runs one job at a time).
+ */
+export class FileLock implements Lock {
+  private readonly lockPath: string;
+
+  constructor(private readonly deps: LockDeps) {
+    this.lockPath = path.join(deps.codexHome, 'codex-auth.lock');
+  }
+
+  async acquire({ timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<Acquired> {
+    const { clock, ctx, log } = this.deps;
+    await ensurePrivateDir(this.deps.codexHome);
+    const started = clock.now();
+    const token = randomBytes(16).toString('hex');
+    let announced = '';
+    for (let attempt = 0; ; attempt++) {
+      const owner: FileOwner = { token, ...ownerFor(ctx, clock.now()) };
+      if (await this.tryCreate(owner)) {
+        return { handle: { kind: 'file', path: this.lockPath, token }, waitedMs: clock.now() - started };
+      }
+      const holder = await this.readHolder();
+      if (holder && this.isDead(holder)) {
+        log.info(`Taking over the lock ${this.lockPath}: its holder (${describe(holder, ctx)}) ${this.deathReason(holder)}.`);
+        await this.removeIfStill(holder);
+        continue;
+      }
+      const waited = clock.now() - started;
+      if (waited >= timeoutMs) {
+        throw new UserError(
+          `Timed out after ${Math.round(waited / 1000)} s waiting for the lock ${this.lockPath}, held by ${holder ? describe(holder, ctx) : 'an unknown holder'}. Wait for that run to finish, raise \`lock-timeout\`, or delete the lock file if you know its holder is gone.`,
+        );
+      }
+      if (holder && holder.token !== announced) {
+        log.info(`Waiting for the lock ${this.lockPath}, held by ${describe(holder, ctx)}.`);
+        announced = holder.token;
+      }
+      const backoff = Math.min(POLL_MAX_MS, POLL_MIN_MS * 2 ** Math.min(attempt, 4));
+      await clock.sleep(Math.min(backoff * (0.5 + Math.random() / 2), Math.max(1, timeoutMs - waited)), signal);
+    }
+  }
+
+  async release(handle: LockHandle): Promise<void> {
+    if (handle.kind !== 'file') return;
+    const holder = await this.readHolder(handle.path);
+    if (!holder || holder.token !== handle.token) return;
+    await fs.rm(handle.path, { force: true });
+  }
+
+  /** Writes the owner to a private temp file, then links it into place: the lock is never seen half-written. */
+  private async tryCreate(owner: FileOwner): Promise<boolean> {
+    const temp = `${this.lockPath}.${owner.token}.tmp`;
+    await fs.writeFile(temp, JSON.stringify(owner), { mode: 0o600 });
+    try {
+      await fs.link(temp, this.lockPath);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+  }
+
+  private async readHolder(file = this.lockPath): Promise<FileOwner | null> {
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    try {
+      const parsed = FileOwner.safeParse(JSON.parse(text));
+      if (parsed.success) return parsed.data;
+    } catch {
+      // fall through: an unreadable lock is treated as held by nobody we can name, with an expired lease
+    }
+    return { token: `unparseable:${text.length}`, repository: '?', runId: '?', runAttempt: '?', job: '?', runnerName: '', acquiredAt: 0, leaseUntil: 0 };
+  }
+
+  private isDead(holder: FileOwner): boolean {
+    return this.deathReason(holder) !== '';
+  }
+
+  private deathReason(holder: FileOwner): string {
+    const { ctx, clock } = this.deps;
+    if (holder.leaseUntil <= clock.now()) return 'let its lease run out';
+    const sameRunner = holder.runnerName !== '' && holder.runnerName === ctx.runnerName;
+    const sameJob = holder.repository === ctx.repository && holder.runId === ctx.runId && holder.runAttempt === ctx.runAttempt && holder.job === ctx.job;
+    if (sameRunner && !sameJob) return `ran on runner '${holder.runnerName}', which now runs this job, so its job is over`;
+    return '';
+  }
+
+  /**
+   * Removes a dead holder's file without racing another waiter: the file is renamed to a name only we use,
+   * and if it turns out to be someone else's fresh lock, it is linked back.
+   */
+  private async removeIfStill(dead: FileOwner): Promise<void> {
+    const aside = `${this.lockPath}.${randomBytes(8).toString('hex')}.dead`;
+    try {
+      await fs.rename(this.lockPath, aside);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    const moved = await this.readHolder(aside);
+    if (moved && moved.token !== dead.token) await fs.link(aside, this.lockPath).catch(() => undefined);
+    await fs.rm(aside, { force: true });
+  }
+}
+
+function describe(owner: LockOwner, ctx: LockDeps['ctx']): string {
+  const run = owner.runId && owner.runId !== '?' ? runUrl(ctx, owner.repository, owner.runId) : 'an unknown run';
+  const since = owner.acquiredAt ? ` since ${new Date(owner.acquiredAt).toISOString()}` : '';
+  return `job '${owner.job}' of ${run} (attempt ${owner.runAttempt}) on runner '${owner.runnerName || 'unknown'}'${since}`;
+}

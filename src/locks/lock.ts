@@ -1,0 +1,72 @@
+import type { RunContext } from '../context.js';
+import type { LockKind } from '../inputs.js';
+import type { Clock, Log } from '../log.js';
+
+/** Who holds a lock, as recorded by the holder and shown to waiters. */
+export interface LockOwner {
+  repository: string;
+  runId: string;
+  runAttempt: string;
+  job: string;
+  runnerName: string;
+  /** ms since the epoch */
+  acquiredAt: number;
+  /** ms since the epoch; after this the holder is presumed dead */
+  leaseUntil: number;
+}
+
+/** What post needs to release a lock: JSON-serialisable, saved as state right after acquire. */
+export type LockHandle =
+  | { kind: 'none' }
+  | { kind: 'file'; path: string; token: string }
+  | { kind: 'github'; repository: string; ref: string; apiUrl: string };
+
+export interface Acquired {
+  handle: LockHandle;
+  waitedMs: number;
+}
+
+export interface Lock {
+  /** Waits for the lock; throws a UserError naming the holder after `timeoutMs`. */
+  acquire(options: { timeoutMs: number; signal?: AbortSignal }): Promise<Acquired>;
+  /** Releases only the caller's own hold; safe to call twice, or after a failed acquire. */
+  release(handle: LockHandle): Promise<void>;
+}
+
+/** The edges a lock backend gets by constructor. */
+export interface LockDeps {
+  ctx: RunContext;
+  log: Log;
+  clock: Clock;
+  codexHome: string;
+  key: string;
+  lockRepository: string;
+  githubToken: string;
+}
+
+/** How long a hold lasts without its post step: GitHub's default job timeout (360 minutes). */
+export const LEASE_MS = 6 * 3600 * 1000;
+
+export function ownerFor(ctx: RunContext, now: number, leaseMs = LEASE_MS): LockOwner {
+  return {
+    repository: ctx.repository,
+    runId: ctx.runId,
+    runAttempt: ctx.runAttempt,
+    job: ctx.job,
+    runnerName: ctx.runnerName,
+    acquiredAt: now,
+    leaseUntil: now + leaseMs,
+  };
+}
+
+/** Backends are loaded on demand, so a path pays only for the one it uses. */
+export async function createLock(kind: LockKind | LockHandle['kind'], deps: LockDeps): Promise<Lock> {
+  switch (kind) {
+    case 'none':
+      return new (await import('./none.js')).NoLock();
+    case 'file':
+      return new (await import('./file.js')).FileLock(deps);
+    case 'github':
+      return new (await import('./github.js')).GithubLock(deps);
+  }
+}

@@ -1,0 +1,53 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { chooseSource, hashText, parseAuthFile, readCredentialFile, writeCredentialFile, type AuthFile } from './auth-file.js';
+import type { Log } from './log.js';
+import { storeName, type Store } from './stores/store.js';
+
+export interface Provisioned {
+  auth: AuthFile;
+  /** `seed`, or the store's kind */
+  source: string;
+  /** sha256 of auth.json's bytes on disk as main leaves them */
+  fileHash: string;
+  /** what the store held, for post's compare-and-swap */
+  storeVersion: string | null;
+  /** a private copy of what main left in place, for the runner store to put back */
+  backupPath: string;
+}
+
+/**
+ * Restores from the store, weighs it against the seed (DESIGN §3.1), and puts the winner in `authPath`.
+ * The seed is parsed (and its tokens masked) before the store is read, so a bad seed fails before any I/O.
+ */
+export async function provisionAuth(options: {
+  store: Store;
+  seedText: string;
+  authPath: string;
+  scratchDir: string;
+  log: Log;
+}): Promise<Provisioned> {
+  const { store, authPath, log } = options;
+  const seed = options.seedText ? parseAuthFile(options.seedText, 'Input `auth-json`') : null;
+  const stored = await store.restore();
+  const choice = chooseSource(seed, stored?.auth ?? null, storeName(store.kind));
+  const auth = choice.use === 'seed' && seed ? seed : (stored?.auth as AuthFile);
+  const source = choice.use === 'seed' ? 'seed' : store.kind;
+  log.info(`Using the ${choice.use === 'seed' ? 'seed from `auth-json`' : `${storeName(store.kind)} store's auth.json`}: ${choice.reason}.`);
+
+  const onDisk = await readCredentialFile(authPath);
+  if (onDisk !== auth.text) await writeCredentialFile(authPath, auth.text);
+  const backupPath = path.join(options.scratchDir, 'last-good.json');
+  await writeCredentialFile(backupPath, auth.text);
+  return { auth, source, fileHash: hashText(auth.text), storeVersion: stored?.version ?? null, backupPath };
+}
+
+/** Reads back the private copy main kept; null when it is gone. */
+export async function readBackup(backupPath: string): Promise<AuthFile | null> {
+  const text = await readCredentialFile(backupPath).catch(() => null);
+  return text === null ? null : parseAuthFile(text, 'The copy of auth.json kept by main');
+}
+
+export async function removeScratch(scratchDir: string): Promise<void> {
+  await fs.rm(scratchDir, { recursive: true, force: true });
+}

@@ -1,0 +1,103 @@
+import * as core from '@actions/core';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { hashText, isStale, iso, maskEmail, readCredentialFile, ensurePrivateDir } from './auth-file.js';
+import { readContext } from './context.js';
+import { errorMessage } from './errors.js';
+import { readInputs } from './inputs.js';
+import { systemClock, type Clock, type Log } from './log.js';
+import { createLock } from './locks/lock.js';
+import { provisionAuth } from './provision.js';
+import { saveMainState, type MainState } from './state.js';
+import { createStore } from './stores/store.js';
+import { assertTrusted } from './trust.js';
+
+export interface MainDeps {
+  log: Log;
+  clock: Clock;
+  env: NodeJS.ProcessEnv;
+}
+
+export const defaultDeps = (): MainDeps => ({ log: core, clock: systemClock, env: process.env });
+
+/** main: inputs → trust → lock → store → auth file → codex → outputs. */
+export async function runMain(deps: MainDeps = defaultDeps()): Promise<void> {
+  try {
+    await main(deps);
+  } catch (error) {
+    core.setFailed(errorMessage(error));
+  }
+}
+
+async function main({ log, clock, env }: MainDeps): Promise<void> {
+  const ctx = readContext(env);
+  const inputs = readInputs(ctx, env);
+  await assertTrusted(ctx, inputs.allowUntrusted);
+  const prompt = await readPrompt(inputs);
+  if (inputs.mode !== 'chatgpt') {
+    const { loginWithSecret } = await import('./login.js');
+    return loginWithSecret(ctx, inputs, prompt, log);
+  }
+  if (inputs.store === 'runner' && ctx.runnerEnvironment === 'github-hosted') {
+    log.warning('`store: runner` on a GitHub-hosted runner: the runner is discarded after the job, and the refreshed auth.json with it. Use `store: cache`, `github-secret` or `command` on ephemeral runners.');
+  }
+  await ensurePrivateDir(inputs.codexHome);
+
+  const lock = await createLock(inputs.lock, { ctx, log, clock, codexHome: inputs.codexHome, key: inputs.key, lockRepository: inputs.lockRepository, githubToken: inputs.githubToken });
+  const acquired = await lock.acquire({ timeoutMs: inputs.lockTimeoutMs });
+  const state: MainState = { v: 1, lock: acquired.handle, lockWaitMs: acquired.waitedMs };
+  saveMainState(state);
+  core.setOutput('lock-wait-seconds', (acquired.waitedMs / 1000).toFixed(1));
+
+  const authPath = path.join(inputs.codexHome, 'auth.json');
+  const scratchDir = path.join(ctx.runnerTemp, `codex-auth-${randomBytes(6).toString('hex')}`);
+  const store = await createStore(inputs.store, { ctx, inputs, log, clock, authPath });
+  const provisioned = await provisionAuth({ store, seedText: inputs.authJson, authPath, scratchDir, log });
+  const { info } = provisioned.auth;
+  state.ready = {
+    codexHome: inputs.codexHome,
+    authPath,
+    restoredHash: provisioned.fileHash,
+    restoredLastRefresh: info.lastRefresh,
+    store: inputs.store,
+    storeVersion: provisioned.storeVersion,
+    source: provisioned.source,
+    cleanup: inputs.cleanup,
+    backupPath: provisioned.backupPath,
+    accountId: info.accountId,
+    email: info.email,
+  };
+  saveMainState(state);
+
+  core.exportVariable('CODEX_HOME', inputs.codexHome);
+  const stale = isStale(info, clock.now());
+  core.setOutput('codex-home', inputs.codexHome);
+  core.setOutput('source', provisioned.source);
+  core.setOutput('last-refresh', iso(info.lastRefresh));
+  core.setOutput('stale', String(stale));
+  log.info(`auth.json for ${maskEmail(info.email)} (account ${info.accountId}) is in ${inputs.codexHome}; last refresh ${iso(info.lastRefresh) || 'unknown'}${stale ? '; Codex will refresh it on its next request' : ''}.`);
+
+  if (!prompt) {
+    core.setOutput('refreshed', 'false');
+    return;
+  }
+  const { ensureCodex, runCodexExec } = await import('./codex.js');
+  const codex = await ensureCodex(inputs.codexVersion, ctx, log);
+  const result = await runCodexExec({ codex, codexHome: inputs.codexHome, prompt, args: inputs.codexArgs, cwd: inputs.workingDirectory, runnerTemp: ctx.runnerTemp });
+  const after = await readCredentialFile(authPath).catch(() => null);
+  core.setOutput('refreshed', String(after !== null && hashText(after) !== provisioned.fileHash));
+  core.setOutput('exit-code', String(result.exitCode));
+  core.setOutput('final-message', result.finalMessage);
+  if (result.exitCode !== 0) {
+    const { reportCodexFailure } = await import('./summary.js');
+    await reportCodexFailure(result, inputs);
+  }
+}
+
+async function readPrompt(inputs: { prompt: string; promptFile: string }): Promise<string> {
+  if (!inputs.promptFile) return inputs.prompt;
+  const { readFile } = await import('node:fs/promises');
+  return readFile(inputs.promptFile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new Error(`Cannot read \`prompt-file\` ${inputs.promptFile}: ${error.code ?? error.message}`);
+  });
+}

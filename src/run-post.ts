@@ -1,0 +1,93 @@
+import * as core from '@actions/core';
+import path from 'node:path';
+import { nextRefreshAt } from './auth-file.js';
+import { readContext } from './context.js';
+import { errorMessage } from './errors.js';
+import { readInputs } from './inputs.js';
+import { systemClock } from './log.js';
+import { createLock, type LockHandle } from './locks/lock.js';
+import { persistAuth, removeAuthFiles, type PersistOutcome } from './persist.js';
+import { removeScratch } from './provision.js';
+import { loadMainState, lockHandleOf, type MainState } from './state.js';
+import { createStore } from './stores/store.js';
+import { writePostSummary } from './summary.js';
+import type { MainDeps } from './run-main.js';
+import { defaultDeps } from './run-main.js';
+
+/** post: state → auth file → persist → release → cleanup → summary. */
+export async function runPost(deps: MainDeps = defaultDeps()): Promise<void> {
+  const { log, clock, env } = deps;
+  const ctx = readContext(env);
+  let state: MainState | null;
+  try {
+    state = loadMainState();
+  } catch (error) {
+    log.warning(`${errorMessage(error)}; trying to release the lock anyway.`);
+    return release(fallbackHandle(), deps);
+  }
+  if (!state) return; // main never got as far as the lock
+  let outcome: PersistOutcome | null = null;
+  try {
+    if (state.ready) {
+      const inputs = readInputs(ctx, env);
+      const store = await createStore(state.ready.store, { ctx, inputs, log, clock, authPath: state.ready.authPath });
+      outcome = await persistAuth(state.ready, store, log);
+    }
+  } catch (error) {
+    core.setFailed(`Failed to persist the refreshed auth.json: ${errorMessage(error)}`);
+  } finally {
+    await release(state.lock, deps);
+    await cleanup(state, log);
+  }
+  if (state.ready) {
+    const kept = outcome?.kept?.info;
+    await writePostSummary(
+      {
+        source: state.ready.source,
+        store: state.ready.store,
+        accountId: state.ready.accountId,
+        email: state.ready.email,
+        lockWaitMs: state.lockWaitMs,
+        persisted: outcome?.summary ?? 'failed',
+        lastRefresh: kept ? kept.lastRefresh : state.ready.restoredLastRefresh,
+        nextRefresh: kept ? nextRefreshAt(kept) : null,
+        refreshed: outcome?.refreshed ?? false,
+      },
+      clock.now(),
+    ).catch((error) => log.warning(`Could not write the job summary: ${errorMessage(error)}`));
+  }
+}
+
+async function release(handle: LockHandle | null, { log, clock, env }: MainDeps): Promise<void> {
+  if (!handle || handle.kind === 'none') return;
+  try {
+    const ctx = readContext(env);
+    const lock = await createLock(handle.kind, { ctx, log, clock: clock ?? systemClock, codexHome: path.dirname(handle.kind === 'file' ? handle.path : '.'), key: '', lockRepository: handle.kind === 'github' ? handle.repository : '', githubToken: core.getInput('github-token') });
+    await lock.release(handle);
+    log.info('Released the lock.');
+  } catch (error) {
+    log.warning(`Could not release the lock: ${errorMessage(error)}. It will be taken over when its lease runs out.`);
+  }
+}
+
+async function cleanup(state: MainState, log: MainDeps['log']): Promise<void> {
+  try {
+    const ready = state.ready;
+    if (ready) await removeScratch(path.dirname(ready.backupPath));
+    const home = ready ? { codexHome: ready.codexHome, cleanup: ready.cleanup } : state.loginHome;
+    if (home?.cleanup) {
+      await removeAuthFiles(home.codexHome);
+      log.info(`Removed auth.json from ${home.codexHome}.`);
+    }
+  } catch (error) {
+    log.warning(`Cleanup failed: ${errorMessage(error)}`);
+  }
+}
+
+function fallbackHandle(): LockHandle | null {
+  try {
+    return lockHandleOf((JSON.parse(core.getState('codex-auth')) as { lock?: unknown }).lock);
+  } catch {
+    return null;
+  }
+}

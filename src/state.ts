@@ -1,0 +1,71 @@
+import * as core from '@actions/core';
+import * as z from 'zod/mini';
+import { STORES } from './inputs.js';
+import type { LockHandle } from './locks/lock.js';
+
+/**
+ * What main hands to post, under one state key. Saved first right after the lock is taken (so post can
+ * release it even if main fails half-way), then again once auth.json is written. Hashes, times and paths
+ * only: never a token.
+ */
+const LockHandleSchema = z.union([
+  z.object({ kind: z.literal('none') }),
+  z.object({ kind: z.literal('file'), path: z.string(), token: z.string() }),
+  z.object({ kind: z.literal('github'), repository: z.string(), ref: z.string(), apiUrl: z.string() }),
+]);
+
+const Ready = z.object({
+  codexHome: z.string(),
+  authPath: z.string(),
+  /** sha256 of auth.json's bytes as main left them */
+  restoredHash: z.string(),
+  restoredLastRefresh: z.nullable(z.number()),
+  store: z.enum(STORES),
+  /** what the store held when main restored (for compare-and-swap); null when it held nothing */
+  storeVersion: z.nullable(z.string()),
+  source: z.string(),
+  cleanup: z.boolean(),
+  /** a private copy of the file main wrote, for putting it back on the runner store */
+  backupPath: z.string(),
+  accountId: z.string(),
+  email: z.nullable(z.string()),
+});
+
+const MainStateSchema = z.object({
+  v: z.literal(1),
+  lock: LockHandleSchema,
+  lockWaitMs: z.number(),
+  /** absent until auth.json is in place */
+  ready: z.optional(Ready),
+  /** api-key / access-token modes: files to remove at the end */
+  loginHome: z.optional(z.object({ codexHome: z.string(), cleanup: z.boolean() })),
+});
+
+export type MainState = z.infer<typeof MainStateSchema>;
+export type ReadyState = z.infer<typeof Ready>;
+
+const KEY = 'codex-auth';
+
+export function saveMainState(state: MainState): void {
+  core.saveState(KEY, JSON.stringify(state));
+}
+
+/** null when main never got as far as the lock; throws when the value is not ours. */
+export function loadMainState(): MainState | null {
+  const raw = core.getState(KEY);
+  if (!raw) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new Error('The state main saved is not JSON');
+  }
+  const parsed = MainStateSchema.safeParse(json);
+  if (!parsed.success) throw new Error(`The state main saved has an unexpected shape (${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`);
+  return parsed.data;
+}
+
+export function lockHandleOf(json: unknown): LockHandle | null {
+  const parsed = LockHandleSchema.safeParse(json);
+  return parsed.success ? parsed.data : null;
+}

@@ -1,0 +1,57 @@
+import type { AuthFile } from '../auth-file.js';
+import type { RunContext } from '../context.js';
+import type { Inputs, StoreKind } from '../inputs.js';
+import type { Clock, Log } from '../log.js';
+
+/** What a store holds now, and a version it can compare against later (a cache key, a content hash). */
+export interface Stored {
+  auth: AuthFile;
+  version: string;
+}
+
+export type PersistResult = 'written' | 'unchanged' | { conflict: Stored };
+
+/**
+ * A store only moves bytes. The rules (seed only when missing; persist only valid, changed, not older)
+ * live once, in auth-file.ts.
+ */
+export interface Store {
+  readonly kind: StoreKind;
+  /** true when the store *is* `codex-home/auth.json` (the runner store): nothing to copy in or out. */
+  readonly inPlace: boolean;
+  /** The stored auth.json, or null when none is stored. A store that cannot answer throws. */
+  restore(): Promise<Stored | null>;
+  /**
+   * Saves `next` unless the store moved on since `baseVersion` (compare-and-swap): then the newer of the
+   * two is kept and the store's copy is returned as a conflict.
+   */
+  persist(next: AuthFile, baseVersion: string | null): Promise<PersistResult>;
+}
+
+export interface StoreDeps {
+  ctx: RunContext;
+  inputs: Inputs;
+  log: Log;
+  clock: Clock;
+  /** Where auth.json lives on this runner. */
+  authPath: string;
+}
+
+/** Stores are loaded on demand: the runner path never loads the cache SDK or octokit. */
+export async function createStore(kind: StoreKind, deps: StoreDeps): Promise<Store> {
+  switch (kind) {
+    case 'runner':
+      return new (await import('./runner.js')).RunnerStore(deps);
+    case 'cache':
+      return new (await import('./cache.js')).CacheStore(deps);
+    case 'command':
+      return new (await import('./command.js')).CommandStore(deps);
+    case 'github-secret':
+      return new (await import('./github-secret.js')).GithubSecretStore(deps);
+  }
+}
+
+/** Human name of a store in messages. */
+export function storeName(kind: StoreKind): string {
+  return { runner: 'runner', cache: 'Actions cache', command: 'command', 'github-secret': 'GitHub secret' }[kind];
+}

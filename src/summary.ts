@@ -1,0 +1,64 @@
+import * as core from '@actions/core';
+import { iso, maskEmail, nextRefreshAt } from './auth-file.js';
+import { diagnose } from './diagnose.js';
+import type { ExecResult } from './codex.js';
+import type { Inputs } from './inputs.js';
+import { storeName } from './stores/store.js';
+
+/** Where the user must put a fresh auth.json, in words, for the failure hints. */
+export function seedLocation(inputs: Pick<Inputs, 'store' | 'secretName' | 'codexHome'>): string {
+  switch (inputs.store) {
+    case 'runner':
+      return `the \`auth-json\` secret (and delete ${inputs.codexHome}/auth.json on the runner, or let the newer seed replace it)`;
+    case 'github-secret':
+      return `the secret \`${inputs.secretName}\``;
+    case 'command':
+      return 'your secret manager (what `restore-command` reads)';
+    case 'cache':
+      return 'the `auth-json` secret (a newer seed replaces the cached copy)';
+  }
+}
+
+/** A failed codex run: the step fails with the diagnosis, which also goes to the job summary. */
+export async function reportCodexFailure(result: ExecResult, inputs: Inputs): Promise<void> {
+  const diagnosis = diagnose(result.outputTail, seedLocation(inputs));
+  const message = diagnosis ? `codex exec failed (exit ${result.exitCode}). ${diagnosis.cause} ${diagnosis.fix}` : `codex exec failed (exit ${result.exitCode}); its output is above.`;
+  if (diagnosis) {
+    await core.summary.addHeading('Codex auth: codex exec failed', 3).addRaw(`${diagnosis.cause}\n\n**What to do:** ${diagnosis.fix}\n`, true).write();
+  }
+  core.setFailed(message);
+}
+
+export interface PostReport {
+  source: string;
+  store: Inputs['store'];
+  accountId: string;
+  email: string | null;
+  lockWaitMs: number;
+  /** what post did with the refreshed file, in a few words */
+  persisted: string;
+  /** last_refresh and next refresh of the file that is kept */
+  lastRefresh: number | null;
+  nextRefresh: number | null;
+  refreshed: boolean;
+}
+
+export async function writePostSummary(report: PostReport, now: number): Promise<void> {
+  const age = report.lastRefresh === null ? 'unknown' : `${((now - report.lastRefresh) / 86400000).toFixed(1)} days ago`;
+  const rows = [
+    ['Source', report.source],
+    ['Store', storeName(report.store)],
+    ['Account', `${maskEmail(report.email)} (${report.accountId})`],
+    ['Last refresh', `${iso(report.lastRefresh) || 'unknown'} (${age})`],
+    ['Next refresh due', iso(report.nextRefresh) || 'unknown'],
+    ['Refreshed in this job', report.refreshed ? 'yes' : 'no'],
+    ['Persisted', report.persisted],
+    ['Lock wait', `${(report.lockWaitMs / 1000).toFixed(1)} s`],
+  ];
+  await core.summary
+    .addHeading('Codex auth', 3)
+    .addTable([[{ data: 'What', header: true }, { data: 'Value', header: true }], ...rows])
+    .write();
+}
+
+export { nextRefreshAt };
