@@ -108,7 +108,7 @@ describe('the Codex backend stand-in, driven by the real codex CLI', () => {
     const b = await backend();
     const seed = issueSeed(b, { stale });
     const seedRefreshToken = seed.family.refreshToken;
-    const before = readAuth(codexHome(seed.authJson).authPath);
+    const seedLastRefresh = Date.parse((JSON.parse(seed.authJson) as { last_refresh: string }).last_refresh);
     const { home, work, authPath } = codexHome(seed.authJson);
 
     const result = await codexExec(b, home, work);
@@ -123,7 +123,7 @@ describe('the Codex backend stand-in, driven by the real codex CLI', () => {
     expect(after.refreshToken).toBe(seed.family.refreshToken);
     expect(after.refreshToken).not.toBe(seedRefreshToken);
     expect(after.accessToken).toBe(seed.family.accessToken);
-    expect(after.lastRefresh).toBeGreaterThan(before.lastRefresh);
+    expect(after.lastRefresh).toBeGreaterThan(seedLastRefresh);
     expect(after.raw).toMatchObject({ auth_mode: 'chatgpt', OPENAI_API_KEY: null, tokens: { account_id: seed.family.identity.accountId } });
     expect(statSync(authPath).mode & 0o777).toBe(0o600);
 
