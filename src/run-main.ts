@@ -47,7 +47,8 @@ async function main({ log, clock, env }: MainDeps): Promise<void> {
   const acquired = await lock.acquire({ timeoutMs: inputs.lockTimeoutMs });
   const state: MainState = { v: 1, lock: acquired.handle, lockWaitMs: acquired.waitedMs };
   saveMainState(state);
-  core.setOutput('lock-wait-seconds', (acquired.waitedMs / 1000).toFixed(1));
+  core.setOutput('lock-wait-seconds', (acquired.waitedMs / 1000).toFixed(3));
+  if (acquired.handle.kind !== 'none') log.info(`Holding the ${acquired.handle.kind} lock since ${new Date(clock.now()).toISOString()} (waited ${(acquired.waitedMs / 1000).toFixed(1)} s).`);
 
   const authPath = path.join(inputs.codexHome, 'auth.json');
   const scratchDir = path.join(ctx.runnerTemp, `codex-auth-${randomBytes(6).toString('hex')}`);
