@@ -11,6 +11,8 @@ import { fakeAuthJson } from './lib/fake-auth.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const runsArg = process.argv.indexOf('--runs');
 const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 9;
+const mainArg = process.argv.indexOf('--main');
+const mainScript = mainArg > 0 ? process.argv[mainArg + 1] : 'dist/main/index.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'codex-auth-bench-'));
 const codexHome = path.join(dir, 'codex-home');
@@ -41,12 +43,12 @@ function time(argv) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 try {
-  time(['dist/main/index.js']); // the first run seeds auth.json; the measured runs restore it
+  time([mainScript]); // the first run seeds auth.json; the measured runs restore it
   const base = [];
   const main = [];
   for (let i = 0; i < runs; i++) {
     base.push(time(['-e', '0']));
-    main.push(time(['dist/main/index.js']));
+    main.push(time([mainScript]));
   }
   const b = median(base);
   const m = median(main);

@@ -37,8 +37,10 @@ export async function provisionAuth(options: {
 
   const onDisk = await readCredentialFile(authPath);
   if (onDisk !== auth.text) await writeCredentialFile(authPath, auth.text);
+  // A scratch copy in the job's private temp dir: no rename or fsync needed, it only has to outlive main.
   const backupPath = path.join(options.scratchDir, 'last-good.json');
-  await writeCredentialFile(backupPath, auth.text);
+  await fs.mkdir(options.scratchDir, { recursive: true, mode: 0o700 });
+  await fs.writeFile(backupPath, auth.text, { mode: 0o600, flag: 'wx' });
   return { auth, source, fileHash: hashText(auth.text), storeVersion: stored?.version ?? null, backupPath };
 }
 
