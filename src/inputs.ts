@@ -156,7 +156,7 @@ function expandHome(p: string, home: string): string {
 function authMode(authJson: string, apiKey: string, accessToken: string): AuthMode {
   const given = [authJson && '`auth-json`', apiKey && '`openai-api-key`', accessToken && '`access-token`'].filter(Boolean);
   if (given.length > 1) {
-    throw new UserError(`Inputs ${given.join(' and ')} are both set: give exactly one auth mode (a ChatGPT auth.json, an API key, or an access token).`);
+    throw new UserError(`Inputs ${given.join(' and ')} are ${given.length > 2 ? 'all' : 'both'} set: give exactly one auth mode (a ChatGPT auth.json, an API key, or an access token).`);
   }
   return apiKey ? 'api-key' : accessToken ? 'access-token' : 'chatgpt';
 }

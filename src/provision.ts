@@ -34,6 +34,7 @@ export async function provisionAuth(options: {
   const auth = choice.use === 'seed' && seed ? seed : (stored?.auth as AuthFile);
   const source = choice.use === 'seed' ? 'seed' : store.kind;
   log.info(`Using the ${choice.use === 'seed' ? 'seed from `auth-json`' : `${storeName(store.kind)} store's auth.json`}: ${choice.reason}.`);
+  if (seed && choice.use === 'stored' && seed.hash !== stored?.auth.hash && store.inPlace) await warnSeedIgnoredOnce(seed, authPath, log);
 
   const onDisk = await readCredentialFile(authPath);
   if (onDisk !== auth.text) await writeCredentialFile(authPath, auth.text);
@@ -52,4 +53,18 @@ export async function readBackup(backupPath: string): Promise<AuthFile | null> {
 
 export async function removeScratch(scratchDir: string): Promise<void> {
   await fs.rm(scratchDir, { recursive: true, force: true });
+}
+
+/**
+ * On a persistent runner the seed is ignored on every run once Codex has refreshed the stored copy: that is
+ * by design, and worth one warning per seed per runner, not one per run.
+ */
+async function warnSeedIgnoredOnce(seed: AuthFile, authPath: string, log: Log): Promise<void> {
+  const marker = path.join(path.dirname(authPath), '.codex-auth-seed-ignored');
+  const said = await fs.readFile(marker, 'utf8').catch(() => '');
+  if (said.trim() === seed.hash) return;
+  log.warning(
+    `\`auth-json\` is ignored on this runner: the auth.json stored in ${path.dirname(authPath)} is as new as or newer than it (Codex refreshed it). This is by design; to replace the stored copy, seed with a newer login or another account. (Said once per seed.)`,
+  );
+  await fs.writeFile(marker, `${seed.hash}\n`, { mode: 0o600 });
 }
