@@ -3,16 +3,15 @@ export class UserError extends Error {
   override name = 'UserError';
 }
 
-/** The message of anything thrown, with the chain of causes a lower layer attached. */
-export function errorMessage(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = (error as { cause?: unknown }).cause;
-  if (cause === undefined || error.message.includes(errorMessage(cause))) return error.message;
-  return `${error.message}: ${errorMessage(cause)}`;
+/** Errors from another realm (a VM context, a worker) fail `instanceof Error`: recognise them by shape. */
+function isErrorLike(value: unknown): value is { message: string; cause?: unknown } {
+  return typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string';
 }
 
-/** Adds context to a lower layer's error and keeps it as `cause`. */
-export function withContext(context: string, error: unknown): Error {
-  const wrapped = error instanceof UserError ? new UserError(context, { cause: error }) : new Error(context, { cause: error });
-  return wrapped;
+/** The message of anything thrown, with the chain of causes a lower layer attached. */
+export function errorMessage(error: unknown): string {
+  if (!isErrorLike(error)) return String(error);
+  const cause = error.cause;
+  if (cause === undefined || error.message.includes(errorMessage(cause))) return error.message;
+  return `${error.message}: ${errorMessage(cause)}`;
 }

@@ -1,2 +1,0 @@
-import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);
-import{a as e}from"./chunk-AKZXFIQC.js";import"./chunk-W5FUQ3UN.js";var s=class{kind="command";inPlace=!1;constructor(o){}async restore(){throw new e("`store: command` is not available in this version yet.")}async persist(){throw new e("`store: command` is not available in this version yet.")}};export{s as CommandStore};
