@@ -1,2 +1,0 @@
-import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);
-async function r(e,t){switch(e){case"runner":return new(await import("./runner-GA7NEFO4.js")).RunnerStore(t);case"cache":return new(await import("./cache-532GJUNQ.js")).CacheStore(t);case"command":return new(await import("./command-YBUIGVLU.js")).CommandStore(t);case"github-secret":return new(await import("./github-secret-BO62ZLYB.js")).GithubSecretStore(t)}}function o(e){return{runner:"runner",cache:"Actions cache",command:"command","github-secret":"GitHub secret"}[e]}export{r as a,o as b};
