@@ -1,13 +1,20 @@
-// Builds dist/ with esbuild: ESM, minified, code-split, so that each path of the action loads only what it
-// uses (the runner-store main never loads the cache SDK, octokit or exec). The figures behind this choice
-// are in the README ("Start-up"); `npm run bench` prints them again.
+// Builds dist/ with esbuild. Start-up is where an action's own cost lies, so the build is shaped by
+// measurement (figures in the README, "Start-up"; `npm run bench` prints them again):
+//
+// - main and post are each one CommonJS file holding only their common path (restore, write, outputs):
+//   the ESM loader costs more than the CommonJS one, and a single file beats a graph of shared chunks.
+// - Every module that src/ loads with `await import('./x.js')` (the stores and locks other than the
+//   runner's, codex, login, summary) becomes its own file in dist/lazy/, required only when that path
+//   runs: the runner-store main never loads exec, the cache SDK or octokit.
+// - @actions/core statically imports its OIDC client (an HTTP client and undici) and its `platform` helper
+//   (@actions/exec), for features this action never calls; inside @actions/core they are replaced by
+//   stand-ins that throw if anything ever calls them.
 import * as esbuild from 'esbuild';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 
-// @actions/core statically imports its OIDC client (an HTTP client and undici) and its `platform` helper
-// (@actions/exec), for features this action never calls. Left in, they are loaded by every step and cost
-// more than the rest of main together. Inside @actions/core only, both are replaced by stand-ins that
-// throw if anything ever calls them.
+const SRC = path.resolve('src');
+
 const unusedCoreModules = {
   name: 'unused-core-modules',
   setup(build) {
@@ -23,24 +30,51 @@ const unusedCoreModules = {
   },
 };
 
-await rm('dist', { recursive: true, force: true });
-// main and post are built apart: shared chunks between them would add files to each one's start-up.
-for (const entry of ['main', 'post']) {
-await esbuild.build({
-  entryPoints: { index: `src/${entry}.ts` },
-  outdir: `dist/${entry}`,
-  chunkNames: 'chunks/[name]-[hash]',
+/** `src/stores/cache.ts` → `stores-cache.js`: the file name of a lazy module in dist/lazy/. */
+const lazyName = (source) => `${path.relative(SRC, source).replace(/\.ts$/, '').split(path.sep).join('-')}.js`;
+
+/** Turns each dynamic import of a module in src/ into a require of its own file in dist/lazy/. */
+function lazyModules(fromDir, found) {
+  return {
+    name: 'lazy-modules',
+    setup(build) {
+      build.onResolve({ filter: /^\.\.?\// }, (args) => {
+        if (args.kind !== 'dynamic-import' || !args.importer.startsWith(SRC)) return undefined;
+        const source = path.resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
+        found.add(source);
+        const target = path.relative(fromDir, path.join('dist', 'lazy', lazyName(source)));
+        return { path: target.startsWith('.') ? target : `./${target}`, external: true };
+      });
+    },
+  };
+}
+
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   minify: true,
   legalComments: 'none',
-  // Bundled CommonJS dependencies call require(); ESM has none, so each file gets one.
-  banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
-  plugins: [unusedCoreModules],
   logLevel: 'warning',
-});
+  // Some dependencies are ESM that reads import.meta.url (createRequire); in CommonJS it is this file's URL.
+  define: { 'import.meta.url': '__importMetaUrl' },
+  banner: { js: 'var __importMetaUrl=require("url").pathToFileURL(__filename).href;' },
+};
+
+await rm('dist', { recursive: true, force: true });
+const lazy = new Set();
+for (const entry of ['main', 'post']) {
+  await esbuild.build({ ...common, entryPoints: [`src/${entry}.ts`], outfile: `dist/${entry}/index.js`, plugins: [unusedCoreModules, lazyModules(`dist/${entry}`, lazy)] });
 }
-await writeFile('dist/package.json', '{ "type": "module" }\n');
+// Lazy modules can load others lazily: build until no new one turns up.
+const built = new Set();
+while (built.size < lazy.size) {
+  for (const source of [...lazy].filter((s) => !built.has(s)).sort()) {
+    built.add(source);
+    await esbuild.build({ ...common, entryPoints: [source], outfile: path.join('dist', 'lazy', lazyName(source)), plugins: [unusedCoreModules, lazyModules('dist/lazy', lazy)] });
+  }
+}
+await mkdir('dist', { recursive: true });
+// The package is ESM ("type": "module"); the bundles are CommonJS, which starts faster.
+await writeFile('dist/package.json', '{ "type": "commonjs" }\n');

@@ -64,7 +64,7 @@ async function release(handle: LockHandle | null, { log, clock, env }: MainDeps)
     const ctx = readContext(env);
     const lock = await createLock(handle.kind, { ctx, log, clock: clock ?? systemClock, codexHome: path.dirname(handle.kind === 'file' ? handle.path : '.'), key: '', lockRepository: handle.kind === 'github' ? handle.repository : '', githubToken: core.getInput('github-token') });
     await lock.release(handle);
-    log.info('Released the lock.');
+    log.info(`Released the ${handle.kind} lock at ${new Date(clock.now()).toISOString()}.`);
   } catch (error) {
     log.warning(`Could not release the lock: ${errorMessage(error)}. It will be taken over when its lease runs out.`);
   }

@@ -127,9 +127,10 @@ describe('eight jobs at once on one codex-home with lock: file', () => {
         expect(main.exitCode).toBe(0);
         expect(post.exitCode).toBe(0);
       }
-      // critical section: from the moment main logged it holds the lock to the end of post (which releases it)
+      // critical section: from the moment main logged it holds the lock to the moment post logged its release
+      const logged = (text: string, pattern: RegExp) => Date.parse(pattern.exec(text)![1]!);
       const sections = jobs
-        .map(({ main, post }) => ({ from: Date.parse(/Holding the file lock since (\S+) /.exec(main.stdout)![1]!), to: post.endedAt }))
+        .map(({ main, post }) => ({ from: logged(main.stdout, /Holding the file lock since (\S+) /), to: logged(post.stdout, /Released the file lock at (\S+)\./) }))
         .sort((a, b) => a.from - b.from);
       for (let i = 1; i < sections.length; i++) expect(sections[i]!.from).toBeGreaterThanOrEqual(sections[i - 1]!.to);
       // every backend request of those jobs falls in one job's section, and no two sections saw requests at once

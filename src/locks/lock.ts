@@ -1,6 +1,7 @@
 import type { RunContext } from '../context.js';
 import type { LockKind } from '../inputs.js';
 import type { Clock, Log } from '../log.js';
+import { NoLock } from './none.js';
 
 /** Who holds a lock, as recorded by the holder and shown to waiters. */
 export interface LockOwner {
@@ -63,7 +64,7 @@ export function ownerFor(ctx: RunContext, now: number, leaseMs = LEASE_MS): Lock
 export async function createLock(kind: LockKind | LockHandle['kind'], deps: LockDeps): Promise<Lock> {
   switch (kind) {
     case 'none':
-      return new (await import('./none.js')).NoLock();
+      return new NoLock();
     case 'file':
       return new (await import('./file.js')).FileLock(deps);
     case 'github':

@@ -2,6 +2,7 @@ import type { AuthFile } from '../auth-file.js';
 import type { RunContext } from '../context.js';
 import type { Inputs, StoreKind } from '../inputs.js';
 import type { Clock, Log } from '../log.js';
+import { RunnerStore } from './runner.js';
 
 /** What a store holds now, and a version it can compare against later (a cache key, a content hash). */
 export interface Stored {
@@ -37,11 +38,11 @@ export interface StoreDeps {
   authPath: string;
 }
 
-/** Stores are loaded on demand: the runner path never loads the cache SDK or octokit. */
+/** Stores off the runner are loaded on demand: the runner path never loads the cache SDK or octokit. */
 export async function createStore(kind: StoreKind, deps: StoreDeps): Promise<Store> {
   switch (kind) {
     case 'runner':
-      return new (await import('./runner.js')).RunnerStore(deps);
+      return new RunnerStore(deps);
     case 'cache':
       return new (await import('./cache.js')).CacheStore(deps);
     case 'command':

@@ -1,2 +1,0 @@
-import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);
-async function r(e,t){switch(e){case"runner":return new(await import("./runner-F6V23L7N.js")).RunnerStore(t);case"cache":return new(await import("./cache-36CS2ZFZ.js")).CacheStore(t);case"command":return new(await import("./command-YJLM27BO.js")).CommandStore(t);case"github-secret":return new(await import("./github-secret-GNZ43DH4.js")).GithubSecretStore(t)}}function o(e){return{runner:"runner",cache:"Actions cache",command:"command","github-secret":"GitHub secret"}[e]}export{r as a,o as b};

@@ -1,2 +1,0 @@
-import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);
-import{a as e}from"./chunk-DWW3ITTI.js";import"./chunk-NYRTOUVY.js";var s=class{kind="github-secret";inPlace=!1;constructor(t){}async restore(){throw new e("`store: github-secret` is not available in this version yet.")}async persist(){throw new e("`store: github-secret` is not available in this version yet.")}};export{s as GithubSecretStore};
