@@ -228,11 +228,14 @@ export function decidePersist(restored: { hash: string; lastRefresh: number | nu
   return { kind: 'changed', auth: current };
 }
 
-/** Reads a credential file; null when there is none. Refuses links, which could point anywhere. */
+/**
+ * Reads a credential file; null when there is none. Refuses links, which could point anywhere, and anything
+ * but a regular file (O_NONBLOCK: opening a FIFO would otherwise wait forever for a writer).
+ */
 export async function readCredentialFile(file: string): Promise<string | null> {
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    handle = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
@@ -254,13 +257,19 @@ export async function readCredentialFile(file: string): Promise<string | null> {
 export async function ensurePrivateDir(dir: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'EEXIST' || error.code === 'ENOTDIR') throw new UserError(`Cannot use ${dir} as a directory: a file is in the way. Point \`codex-home\` at a directory.`);
-    if (error.code === 'EACCES') throw new UserError(`Cannot create ${dir}: permission denied. Point \`codex-home\` at a directory the runner's user can write.`);
+    if (error.code === 'EACCES' || error.code === 'EPERM' || error.code === 'EROFS') {
+      throw new UserError(`Cannot create ${dir}: permission denied (${error.code}). Point \`codex-home\` at a directory the runner's user can write.`);
+    }
     throw error;
   });
   const stat = await fs.lstat(dir);
   if (stat.isSymbolicLink()) throw new UserError(`Refusing to use ${dir}: the path is a symbolic link.`);
   if (!stat.isDirectory()) throw new UserError(`Cannot use ${dir} as a directory: a file is in the way. Point \`codex-home\` at a directory.`);
-  if ((stat.mode & 0o777) !== 0o700) await fs.chmod(dir, 0o700);
+  if ((stat.mode & 0o777) !== 0o700) {
+    await fs.chmod(dir, 0o700).catch((error: NodeJS.ErrnoException) => {
+      throw new UserError(`Cannot make ${dir} private (mode 0700): ${error.code ?? error.message}. Point \`codex-home\` at a directory the runner's user owns.`);
+    });
+  }
 }
 
 /** Writes a credential file atomically: a 0600 temp file in the same directory, fsync, rename, fsync the directory. */

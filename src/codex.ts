@@ -116,23 +116,29 @@ export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
     tail.push(chunk);
     process.stderr.write(chunk);
   });
+  // The group outlives its leader while anything codex started still runs: it is signalled whatever the
+  // leader's state (a group that is already empty answers ESRCH).
   const killGroup = (signal: NodeJS.Signals) => {
-    if (child.pid === undefined || child.exitCode !== null) return;
+    if (child.pid === undefined) return;
     try {
       process.kill(-child.pid, signal);
     } catch {
       // the group is already gone
     }
   };
+  let hardKill: NodeJS.Timeout | undefined;
   const onCancel = () => {
     killGroup('SIGTERM');
-    setTimeout(() => killGroup('SIGKILL'), 5000).unref();
+    hardKill = setTimeout(() => killGroup('SIGKILL'), 5000).unref();
   };
   process.once('SIGINT', onCancel);
   process.once('SIGTERM', onCancel);
   try {
     const exitCode = await new Promise<number>((resolve, reject) => {
       child.once('error', (error) => reject(new UserError(`Failed to start ${options.codex}: ${error.message}`)));
+      // When codex exits, what it left behind in its group goes too: a leftover that holds its output open
+      // would otherwise keep 'close' (and this step) waiting.
+      child.once('exit', () => killGroup('SIGKILL'));
       child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
     });
     const finalMessage = await fs.readFile(lastMessage, 'utf8').catch(() => '');
@@ -140,6 +146,7 @@ export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
   } finally {
     process.removeListener('SIGINT', onCancel);
     process.removeListener('SIGTERM', onCancel);
+    clearTimeout(hardKill);
     killGroup('SIGKILL');
     await fs.rm(scratch, { recursive: true, force: true });
   }

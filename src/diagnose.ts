@@ -16,7 +16,8 @@ const RULES: { pattern: RegExp; cause: string; fix: (where: string) => string }[
     fix: () => 'Ask a workspace admin to turn on Codex Local access for this account in the ChatGPT workspace settings, or use an API key (`openai-api-key`).',
   },
   {
-    pattern: /forced_chatgpt_workspace_id|not (allowed|permitted) .*workspace|workspace.*(mismatch|restriction)/i,
+    // codex-rs: "Login is restricted to workspace(s) <ids>, but current credentials belong to <id>. Logging out."
+    pattern: /Login is restricted to (a specific )?workspace|forced_chatgpt_workspace_id|not (allowed|permitted) .*workspace|workspace.*(mismatch|restriction)/i,
     cause: 'Codex logged out because the signed-in workspace is not the one `forced_chatgpt_workspace_id` allows.',
     fix: (where) => `Sign in to the allowed workspace with \`codex login\` and seed ${where} again, or change \`forced_chatgpt_workspace_id\` in config.toml.`,
   },

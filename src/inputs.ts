@@ -183,6 +183,13 @@ export function readInputs(ctx: RunContext, env: NodeJS.ProcessEnv = process.env
     throw new UserError(`Input \`codex-version\` is '${codexVersion}': expected an npm version or tag of @openai/codex, such as 0.169.0 or latest.`);
   }
 
+  const secretToken = secretInput('secret-token');
+  if (mode === 'chatgpt' && store === 'github-secret' && !secretToken) {
+    throw new UserError(
+      '`store: github-secret` needs `secret-token`: the workflow\'s GITHUB_TOKEN cannot write Actions secrets. Pass a fine-grained personal access token (or a GitHub App token) with the repository permission "Secrets: Read and write", from a secret.',
+    );
+  }
+
   return {
     mode,
     authJson,
@@ -193,7 +200,7 @@ export function readInputs(ctx: RunContext, env: NodeJS.ProcessEnv = process.env
     restoreCommand: input('restore-command'),
     persistCommand: input('persist-command'),
     secretName: input('secret-name') || 'CODEX_AUTH_JSON',
-    secretToken: secretInput('secret-token'),
+    secretToken,
     secretRepository: repository('secret-repository', ctx.repository || 'unknown/unknown'),
     secretEnvironment: input('secret-environment'),
     lock,

@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { hashText, isStale, iso, maskEmail, readCredentialFile, ensurePrivateDir } from './auth-file.js';
 import { readContext } from './context.js';
-import { errorMessage } from './errors.js';
+import { errorMessage, UserError } from './errors.js';
 import { readInputs } from './inputs.js';
 import { systemClock, type Clock, type Log } from './log.js';
-import { createLock } from './locks/lock.js';
+import { createLock, type Acquired, type Lock } from './locks/lock.js';
 import { provisionAuth } from './provision.js';
 import { saveMainState, type MainState } from './state.js';
 import { createStore } from './stores/store.js';
@@ -44,7 +44,7 @@ async function main({ log, clock, env }: MainDeps): Promise<void> {
   await ensurePrivateDir(inputs.codexHome);
 
   const lock = await createLock(inputs.lock, { ctx, log, clock, codexHome: inputs.codexHome, key: inputs.key, lockRepository: inputs.lockRepository, githubToken: inputs.githubToken });
-  const acquired = await lock.acquire({ timeoutMs: inputs.lockTimeoutMs });
+  const acquired = await acquireUntilCancelled(lock, inputs.lockTimeoutMs);
   const state: MainState = { v: 1, lock: acquired.handle, lockWaitMs: acquired.waitedMs };
   saveMainState(state);
   core.setOutput('lock-wait-seconds', (acquired.waitedMs / 1000).toFixed(3));
@@ -92,6 +92,20 @@ async function main({ log, clock, env }: MainDeps): Promise<void> {
   if (result.exitCode !== 0) {
     const { reportCodexFailure } = await import('./summary.js');
     await reportCodexFailure(result, inputs);
+  }
+}
+
+/** A job cancelled while it waits (the runner sends SIGINT, then SIGTERM) leaves the queue, not a ticket. */
+async function acquireUntilCancelled(lock: Lock, timeoutMs: number): Promise<Acquired> {
+  const abort = new AbortController();
+  const onSignal = () => abort.abort(new UserError('Cancelled while waiting for the lock.'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await lock.acquire({ timeoutMs, signal: abort.signal });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 

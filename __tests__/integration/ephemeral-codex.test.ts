@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startCacheService, type CacheService } from '../support/cache-service.js';
 import { startCodexBackend, type CodexBackend } from '../support/codex-backend.js';
+import { startGithubApi, type GithubApiStandIn } from '../support/github-api.js';
 import { codexBinary } from '../support/codex-cli.js';
 import { leakedSecrets, newRunner, runJob, ROOT, stepLogs, type Runner, type StepResult } from '../support/runner.js';
 
@@ -18,6 +19,7 @@ jest.setTimeout(180_000);
 const PROMPT = 'Reply with the single word OK.';
 let backend: CodexBackend;
 let cache: CacheService;
+let api: GithubApiStandIn;
 let dir: string;
 const runners: Runner[] = [];
 const steps: StepResult[] = [];
@@ -25,12 +27,13 @@ const steps: StepResult[] = [];
 beforeAll(async () => {
   backend = await startCodexBackend();
   cache = await startCacheService();
+  api = await startGithubApi();
   dir = mkdtempSync(path.join(os.tmpdir(), 'ephemeral-codex-'));
   writeFileSync(path.join(dir, 'event.json'), JSON.stringify({ repository: { full_name: 'octo/repo', default_branch: 'main' } }));
 });
 
 afterAll(async () => {
-  await Promise.all([backend.stop(), cache.stop()]);
+  await Promise.all([backend.stop(), cache.stop(), api.stop()]);
   for (const r of runners) r.remove();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -62,21 +65,23 @@ function unpack(blob: Buffer, name: string): string {
 
 const refreshTokenOf = (text: string) => (JSON.parse(text) as { tokens: { refresh_token: string } }).tokens.refresh_token;
 
-async function roundTrip(store: string, inputs: Record<string, string>, env: Record<string, string> = {}) {
+/** `nextSeed`: what `auth-json` holds in job 2 (for the github-secret store, the rewritten secret). */
+async function roundTrip(store: string, inputs: Record<string, string>, env: Record<string, string> = {}, nextSeed?: () => string) {
   const { family, authJson } = backend.issue({ stale: true, accountId: `acct-${store}` });
   const refreshes = backend.tokenRequests.length;
   const first = await job(`${store}-1`, { store, 'auth-json': authJson, ...inputs }, env);
-  expect(first.main.exitCode).toBe(0);
+  expect([first.main.exitCode, first.main.errors]).toEqual([0, []]);
   expect(first.main.outputs).toMatchObject({ source: 'seed', stale: 'true', refreshed: 'true', 'exit-code': '0', 'final-message': 'OK' });
   expect([first.post.exitCode, first.post.errors]).toEqual([0, []]);
   expect(backend.tokenRequests.length - refreshes).toBe(1);
   expect(first.post.summary).toContain(`written to the ${store} store`);
 
-  const second = await job(`${store}-2`, { store, 'auth-json': authJson, ...inputs }, env);
+  const second = await job(`${store}-2`, { store, 'auth-json': nextSeed ? nextSeed() : authJson, ...inputs }, env);
   expect(second.main.exitCode).toBe(0);
   expect(second.main.outputs).toMatchObject({ source: store, stale: 'false', refreshed: 'false', 'exit-code': '0' });
   expect(backend.tokenRequests.length - refreshes).toBe(1);
-  expect([second.post.exitCode, second.post.errors]).toEqual([0, []]);
+  expect([second.post.exitCode, second.post.errors, second.post.stderr.slice(-600)]).toEqual([0, [], expect.anything()]);
+  expect(second.post.stderr).not.toMatch(/\n    at /);
   // cleanup is on for stores off the runner: nothing is left in CODEX_HOME
   expect(() => readFileSync(path.join(second.home, 'auth.json'))).toThrow();
   return family;
@@ -98,6 +103,14 @@ describe('ephemeral round trip with the real codex', () => {
     const manager = `node ${JSON.stringify(path.join(ROOT, '__tests__', 'support', 'secret-manager.mjs'))}`;
     const family = await roundTrip('command', { 'restore-command': `${manager} get ${file}`, 'persist-command': `${manager} put ${file}` });
     expect(refreshTokenOf(readFileSync(file, 'utf8'))).toBe(family.refreshToken);
+  });
+
+  test('store: github-secret, under the github lock', async () => {
+    const secret = () => api.secret('octo/repo', 'CODEX_AUTH_JSON')?.value ?? '';
+    const inputs = { 'secret-token': 'github_pat_writer', lock: 'github', 'github-token': 'ghs_run_token' };
+    const family = await roundTrip('github-secret', inputs, { ...api.env, GITHUB_SHA: api.headSha('octo/repo') }, secret);
+    expect(refreshTokenOf(secret())).toBe(family.refreshToken);
+    expect(api.refs('octo/repo', 'refs/codex-auth-locks/')).toEqual([]);
   });
 });
 

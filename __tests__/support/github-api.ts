@@ -136,7 +136,7 @@ const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$
 /** git check-ref-format, as far as GitHub enforces it. */
 function validRefName(ref: string): boolean {
   if (!ref.startsWith('refs/') || ref.split('/').length < 3 || ref.endsWith('/') || ref.includes('//')) return false;
-  if (/[\x00-\x20~^:?*[\\\x7f]/.test(ref) || ref.includes('..') || ref.includes('@{')) return false;
+  if ([...ref].some((c) => c.charCodeAt(0) <= 0x20 || c.charCodeAt(0) === 0x7f || '~^:?*[\\'.includes(c)) || ref.includes('..') || ref.includes('@{')) return false;
   return ref.split('/').every((c) => c.length > 0 && !c.startsWith('.') && !c.endsWith('.lock') && !c.endsWith('.'));
 }
 

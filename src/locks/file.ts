@@ -21,6 +21,8 @@ type FileOwner = z.infer<typeof FileOwner>;
 
 const POLL_MIN_MS = 200;
 const POLL_MAX_MS = 2000;
+/** A takeover takes milliseconds; a guard this old was left by a waiter that died while taking over. */
+const GUARD_STALE_MS = 30_000;
 
 /**
  * `lock: file`: one host, several runners sharing one `codex-home`. The lock is a file next to auth.json,
@@ -47,9 +49,8 @@ export class FileLock implements Lock {
         return { handle: { kind: 'file', path: this.lockPath, token }, waitedMs: clock.now() - started };
       }
       const holder = await this.readHolder();
-      if (holder && this.isDead(holder)) {
+      if (holder && this.isDead(holder) && (await this.removeIfStill(holder))) {
         log.info(`Taking over the lock ${this.lockPath}: its holder (${describe(holder, ctx)}) ${this.deathReason(holder)}.`);
-        await this.removeIfStill(holder);
         continue;
       }
       const waited = clock.now() - started;
@@ -120,20 +121,46 @@ export class FileLock implements Lock {
   }
 
   /**
-   * Removes a dead holder's file without racing another waiter: the file is renamed to a name only we use,
-   * and if it turns out to be someone else's fresh lock, it is linked back.
+   * Removes a dead holder's file; false when another waiter is doing it (then poll again). Several waiters
+   * see the same dead holder at once, and a slow one must not remove the fresh lock a fast one already put
+   * in its place. So removal happens only under a guard file (made, like the lock, by link(2)), after
+   * reading again, under the guard, that the lock still belongs to the dead holder. A guard whose maker
+   * died within those few milliseconds is removed once it is GUARD_STALE_MS old.
    */
-  private async removeIfStill(dead: FileOwner): Promise<void> {
-    const aside = `${this.lockPath}.${randomBytes(8).toString('hex')}.dead`;
+  private async removeIfStill(dead: FileOwner): Promise<boolean> {
+    const guard = `${this.lockPath}.break`;
+    const mine = randomBytes(8).toString('hex');
+    const temp = `${guard}.${mine}.tmp`;
+    await fs.writeFile(temp, JSON.stringify({ token: mine, at: this.deps.clock.now() }), { mode: 0o600 });
     try {
-      await fs.rename(this.lockPath, aside);
+      await fs.link(temp, guard);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      await this.removeStaleGuard(guard);
+      return false;
+    } finally {
+      await fs.rm(temp, { force: true });
     }
-    const moved = await this.readHolder(aside);
-    if (moved && moved.token !== dead.token) await fs.link(aside, this.lockPath).catch(() => undefined);
-    await fs.rm(aside, { force: true });
+    try {
+      const current = await this.readHolder();
+      if (!current || current.token !== dead.token) return false;
+      await fs.rm(this.lockPath, { force: true });
+      return true;
+    } finally {
+      await fs.rm(guard, { force: true });
+    }
+  }
+
+  private async removeStaleGuard(guard: string): Promise<void> {
+    const text = await fs.readFile(guard, 'utf8').catch(() => null);
+    if (text === null) return;
+    let at = 0;
+    try {
+      at = Number((JSON.parse(text) as { at?: unknown }).at) || 0;
+    } catch {
+      // unreadable: as old as can be
+    }
+    if (at + GUARD_STALE_MS <= this.deps.clock.now()) await fs.rm(guard, { force: true });
   }
 }
 

@@ -10,40 +10,50 @@ import { LEASE_MS, type Acquired, type Lock, type LockDeps, type LockHandle } fr
  *
  * A ticket's name is `<seq>-<nonce>.<owner>`: `seq` is the arrival time in ms (13 digits), so names sort in
  * arrival order; `nonce` is 8 random hex digits; `owner` is base64url JSON `{r, i, a, j, n, l}` — repository,
- * run id, run attempt, job, runner name and lease in seconds. Everything a waiter needs (order, the run to
- * ask about, the lease) is in the listing itself, so waiting costs one conditional GET a poll. Every
- * ticket points at an existing commit (the workflow's GITHUB_SHA when the lock lives in this repository,
- * else the default branch's head), which it keeps reachable and nothing else.
+ * run id, run attempt, job, runner name and lease in seconds (fields are dropped, job first, to keep a
+ * name within 240 characters; without `r` only the lease can end a ticket). Everything a waiter needs is
+ * in the listing itself. Every ticket points at an existing commit (GITHUB_SHA when the lock lives in
+ * this repository, else the default branch's head), which it keeps reachable and nothing else.
  *
- * The first live ticket holds the lock. Names are chosen by clients, so a slow clock or a slow request can
- * put a new ticket before one that already holds: a ticket therefore counts only once the first listing
- * that shows it shows nothing after it; otherwise it is queued again after the last one seen. (If a holder
- * Y sorted after our x, Y's listing did not show x, so x was made after it — and Y, still holding, is in
- * our first listing after x.) A waiter removes the front ticket when its lease ran out or the runs API says
- * its run attempt completed or is gone, and logs whose it was.
+ * The first ticket holds the lock. Names are chosen by clients, so a slow clock or a slow request can put a
+ * new ticket before one that already holds. A ticket therefore counts only once its first listing shows no
+ * ticket after it — or still shows one of the tickets listed when it was named: if a holder Y sorts after
+ * our x, Y's own listing did not show x, so x was made after that listing; Y, still holding, is in x's first
+ * listing; and a ticket listed before x was named, still there, was there when Y listed, before Y, so Y
+ * could not have found itself first. Otherwise the ticket is queued again after the last one seen: in a
+ * storm of simultaneous arrivals most tickets are queued again once, and once is enough.
  *
- * Cost: only the next in line polls often (each second); the others poll at a pace set by how fast the
- * queue moves, at most 6 charged requests a minute; a poll is a conditional GET, which GitHub does not
- * charge when it answers 304. Uncontended acquire + release: 3 requests (4 when the lock lives in another
- * repository: one more to find a commit).
+ * Waiting: each waiter polls only the ref of the ticket just ahead of it (a conditional GET, answered 304
+ * for as long as it exists, which GitHub does not charge), lists the queue again when that ticket is gone,
+ * and meanwhile estimates its place from the pace the queue was seen to move: about each second near the
+ * front, further back about a quarter of the expected wait (1–30 s), never more than 6 charged polls a
+ * minute (a burst of 4). The waiter just behind the holder checks the holder's lease and, from 3 s into the
+ * hold, its run attempt (GET …/actions/runs/{id}/attempts/{n}, conditional; then every third of the hold,
+ * 3–60 s), and removes its ticket, logging whose it was, when the lease ran out or the run completed or is
+ * gone (a run that 404s counts as gone only when its repository is visible to the token). Further back the
+ * ticket ahead is checked every 2 minutes, so dead waiters are passed over too.
+ *
+ * Cost: uncontended acquire + release is 3 requests (create, list, delete; 4 when the lock lives in
+ * another repository, to find a commit). Contended, about 6–10 charged requests per acquire, whatever the
+ * queue's length and however often others come and go; see scripts/bench-lock.mjs for measured figures.
  */
 
 export const REF_NAMESPACE = 'codex-auth-locks';
 
-/** How often the next in line polls, and the bounds for everyone else. */
+/** How often a waiter near the front polls, and the bounds for everyone else. */
 const HEAD_POLL_MS = 1000;
 const MIN_POLL_MS = 1000;
 const MAX_POLL_MS = 30_000;
-/** Until the queue has been seen to move, a hold is assumed to take this long. */
-const INITIAL_HOLD_MS = 5000;
+/** Until the queue has been seen to move, a hold is assumed to take this long (short: a poll too many is a free 304). */
+const INITIAL_HOLD_MS = 2000;
 /** Charged requests a waiter may spend: a sustained rate, and a burst. */
 const BUDGET_PER_MINUTE = 6;
 const BUDGET_BURST = 4;
-/** The next in line first asks about the holder's run after this, then every third of its hold (bounded). */
+/** The holder's successor first asks about the holder's run after this, then every third of its hold (bounded). */
 const FIRST_RUN_CHECK_MS = 3000;
 const RUN_CHECK_MIN_MS = 3000;
 const RUN_CHECK_MAX_MS = 60_000;
-/** Further back, the holder's run is checked only when the queue has not moved for this long. */
+/** Further back, the run of the ticket ahead is checked this rarely; listings are refreshed as rarely. */
 const STALLED_MS = 120_000;
 /** A ticket just made may take a moment to show in listings. */
 const VISIBLE_WITHIN_MS = 10_000;
@@ -121,6 +131,9 @@ export class GithubLock implements Lock {
   }
 
   async acquire({ timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<Acquired> {
+    if (this.deps.key.includes('..') || /(\.lock|\.)$/.test(this.deps.key)) {
+      throw new UserError(`Input \`key\` is '${this.deps.key}', which cannot name a git ref for \`lock: github\`: avoid '..' and a trailing '.' or '.lock'.`);
+    }
     const api = await this.api(this.deps.ctx.apiUrl);
     const waiter = new Waiter(this.deps, new RefQueue(this.deps, api, this.env), api, this.random, this.leaseSeconds());
     return waiter.run(timeoutMs, signal);
@@ -201,6 +214,12 @@ class RefQueue {
     return tickets.sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
   }
 
+  /** Whether a ref still exists: a conditional GET, free (304) for as long as it does. */
+  async exists(ref: string): Promise<boolean> {
+    const res = await this.api.request('GET', `${repoPath(this.repo)}/git/${ref.replace(/^refs\//, 'ref/')}`, { conditional: true, accept: [404] });
+    return res.status !== 404;
+  }
+
   /** Returns true when it was already gone. */
   remove(ref: string): Promise<boolean> {
     return deleteRef(this.api, this.repo, ref);
@@ -264,11 +283,13 @@ class RefQueue {
 
 /** One acquire: the ticket, what was seen of the queue, and the polling policy. */
 class Waiter {
-  private own: { ref: string; createdAt: number; seen: boolean; settled: boolean } | null = null;
-  private front: { ref: string; since: number } | null = null;
-  private ahead = new Set<string>();
+  /** `basis`: the tickets listed when this one was named (empty for the first) */
+  private own: { ref: string; createdAt: number; seen: boolean; settled: boolean; basis: Set<string> } | null = null;
+  /** the ticket just ahead, which this waiter watches and checks */
+  private ahead: { ticket: Ticket; since: number; frontSince: number | null; checkAt: number } | null = null;
+  /** the place last listed, and the front ticket then (for messages) */
+  private view = { position: 0, at: 0, front: '', frontSince: 0 };
   private holdEstimate = INITIAL_HOLD_MS;
-  private readonly runCheckAt = new Map<string, number>();
   private announced = '';
   private tokens = BUDGET_BURST;
   private tokensAt: number;
@@ -293,17 +314,19 @@ class Waiter {
     this.deadline = this.started + timeoutMs;
     const requests = this.api.stats.requests;
     try {
-      await this.enqueue(0);
+      await this.enqueue([]);
       for (;;) {
         signal?.throwIfAborted();
+        const settling = !this.own?.settled;
         const tickets = await this.queue.list();
-        this.spend();
+        if (settling) this.uncharged();
+        else this.spend();
         const position = await this.place(tickets);
         if (position === 0) return this.acquired(requests);
-        if (position > 0 && (await this.removeDeadFront(tickets, position))) continue;
-        if (clock.now() >= this.deadline) throw this.timeout(tickets, position);
+        if (clock.now() >= this.deadline) throw this.timeout(tickets);
         if (position === REQUEUED) continue;
-        await clock.sleep(position === NOT_LISTED_YET ? Math.min(300, this.deadline - clock.now()) : this.delay(position), signal);
+        if (position === NOT_LISTED_YET) await clock.sleep(Math.min(300, this.deadline - clock.now()), signal);
+        else await this.watch(tickets[position - 1] as Ticket, signal);
       }
     } catch (error) {
       await this.abandon();
@@ -311,13 +334,13 @@ class Waiter {
     }
   }
 
-  /** Queues a ticket: named after the later of now and `after` (the last ticket seen, when queueing again). */
-  private async enqueue(after: number): Promise<void> {
+  /** Queues a ticket, named after the later of now and the last of `seen` (the listing, when queueing again). */
+  private async enqueue(seen: Ticket[]): Promise<void> {
     const now = this.deps.clock.now();
-    const seq = Math.max(now, after + 1);
+    const seq = Math.max(now, ...seen.map((t) => t.seq + 1));
     const { ctx } = this.deps;
     const name = ticketName(seq, randomBytes(4).toString('hex'), { repository: ctx.repository, runId: ctx.runId, runAttempt: ctx.runAttempt, job: ctx.job, runnerName: ctx.runnerName, leaseSeconds: this.leaseSeconds });
-    this.own = { ref: this.queue.prefix + name, createdAt: now, seen: false, settled: false };
+    this.own = { ref: this.queue.prefix + name, createdAt: now, seen: false, settled: false, basis: new Set(seen.map((t) => t.ref)) };
     try {
       await this.queue.create(name, this.deadline);
     } catch (error) {
@@ -330,15 +353,18 @@ class Waiter {
   }
 
   private async requeue(tickets: Ticket[]): Promise<void> {
-    if (this.own) await this.queue.remove(this.own.ref);
+    const old = this.own?.ref;
+    if (old) await this.queue.remove(old);
     this.own = null;
     this.uncharged();
-    await this.enqueue(Math.max(0, ...tickets.map((t) => t.seq)));
+    await this.enqueue(tickets.filter((t) => t.ref !== old));
   }
 
   /**
    * Our place in the queue (0 = holding); NOT_LISTED_YET when a new ticket does not show yet; REQUEUED when
-   * it is gone, or when its first listing shows a ticket after it (see the comment at the top).
+   * it is gone, or when it may have been named before a ticket that already holds (see the comment at the
+   * top). A ticket after ours in its first listing is harmless when a ticket of the listing ours was named
+   * from is still there: that one existed all along, so no ticket named after it can have found itself first.
    */
   private async place(tickets: Ticket[]): Promise<number> {
     const own = this.own as NonNullable<Waiter['own']>;
@@ -351,77 +377,98 @@ class Waiter {
       return REQUEUED;
     }
     own.seen = true;
-    if (!own.settled && index < tickets.length - 1) {
-      this.deps.log.debug(`Ticket ${own.ref} was named before ${tickets.length - 1 - index} ticket(s) made earlier; queueing again after them.`);
+    if (!own.settled && index < tickets.length - 1 && !tickets.some((t) => own.basis.has(t.ref))) {
+      this.deps.log.debug(`Ticket ${own.ref} was named before ${tickets.length - 1 - index} ticket(s) made before it; queueing again after them.`);
       await this.requeue(tickets);
       return REQUEUED;
     }
     own.settled = true;
-    this.observe(tickets.slice(0, index), now);
+    this.observe(tickets, index, now);
     return index;
   }
 
-  /** Follows the front of the queue: how fast it moves sets how often the others poll. */
-  private observe(ahead: Ticket[], now: number): void {
-    const first = ahead[0];
-    if (!first) return;
-    const left = [...this.ahead].filter((ref) => !ahead.some((t) => t.ref === ref)).length;
-    if (this.front && this.front.ref !== first.ref && left > 0) {
-      const sample = (now - this.front.since) / left;
-      this.holdEstimate = Math.max(200, (this.holdEstimate + sample) / 2);
+  /** Learns from each listing how fast the queue moves (it sets how often we poll), and who holds. */
+  private observe(tickets: Ticket[], position: number, now: number): void {
+    const { view } = this;
+    if (view.at && position < view.position) {
+      const sample = (now - view.at) / (view.position - position);
+      this.holdEstimate = clamp((this.holdEstimate + sample) / 2, 200, MAX_POLL_MS);
     }
-    if (!this.front || this.front.ref !== first.ref) {
-      this.front = { ref: first.ref, since: now };
-      this.announce(first, ahead.length);
-    } else {
-      this.holdEstimate = Math.max(this.holdEstimate, now - this.front.since);
-    }
-    this.ahead = new Set(ahead.map((t) => t.ref));
-  }
-
-  private announce(holder: Ticket, ahead: number): void {
-    if (this.announced === holder.ref) return;
-    this.announced = holder.ref;
-    this.deps.log.info(`Waiting for the lock \`${this.deps.key}\` in ${this.queue.repo}: held by ${describe(holder, this.deps)}; ${ahead - 1} more ahead of this job.`);
-  }
-
-  /** The front ticket is removed when its lease ran out, or (checked at a measured pace) its run is over. */
-  private async removeDeadFront(tickets: Ticket[], position: number): Promise<boolean> {
     const front = tickets[0] as Ticket;
-    const now = this.deps.clock.now();
-    let reason = front.leaseUntil <= now ? `its lease ran out at ${new Date(front.leaseUntil).toISOString()}` : '';
-    if (!reason && this.runCheckDue(front, position, now)) {
-      const state = await this.queue.runState(front);
-      this.spend();
-      const heldFor = now - (this.front?.since ?? now);
-      this.runCheckAt.set(front.ref, now + clamp(heldFor / 3, RUN_CHECK_MIN_MS, RUN_CHECK_MAX_MS));
-      if (state.alive === false) reason = state.reason;
+    this.view = { position, at: now, front: front.ref, frontSince: view.front === front.ref ? view.frontSince : now };
+    if (position > 0 && this.announced !== front.ref) {
+      this.announced = front.ref;
+      this.deps.log.info(`Waiting for the lock \`${this.deps.key}\` in ${this.queue.repo}: held by ${describe(front, this.deps)}; ${position - 1} more ahead of this job.`);
     }
-    if (!reason) return false;
-    const gone = await this.queue.remove(front.ref);
+  }
+
+  /** Where we are likely to be by now: listings are rare, so the place is estimated from the queue's pace. */
+  private estimatedPosition(now: number): number {
+    return Math.max(1, this.view.position - (now - this.view.at) / this.holdEstimate);
+  }
+
+  /**
+   * Waits for the ticket just ahead to go, polling that one ref: a conditional GET, free while it stays, so
+   * that a long queue or others coming and going cost nothing. Checks that ticket's lease and run on the
+   * way (the one just behind the holder is thus the one that finds a dead holder). Returns to list again
+   * when it is gone or removed, and now and then.
+   */
+  private async watch(ahead: Ticket, signal?: AbortSignal): Promise<void> {
+    const { clock } = this.deps;
+    if (this.ahead?.ticket.ref !== ahead.ref) this.ahead = { ticket: ahead, since: clock.now(), frontSince: null, checkAt: 0 };
+    const relistAt = clock.now() + STALLED_MS;
+    for (;;) {
+      if (await this.removeIfDead()) return;
+      await clock.sleep(this.delay(), signal);
+      const now = clock.now();
+      if (now >= this.deadline || now >= relistAt) return;
+      const exists = await this.queue.exists(ahead.ref);
+      this.spend();
+      if (!exists) return;
+    }
+  }
+
+  /**
+   * Removes the ticket ahead when its lease ran out or its run attempt is over. Its run is asked about every
+   * few seconds once it is probably the holder (the longer it holds, the less often), else every 2 minutes.
+   */
+  private async removeIfDead(): Promise<boolean> {
+    const ahead = this.ahead as NonNullable<Waiter['ahead']>;
+    const { ticket } = ahead;
+    const now = this.deps.clock.now();
+    let reason = ticket.leaseUntil <= now ? `its lease ran out at ${new Date(ticket.leaseUntil).toISOString()}` : '';
+    if (!reason) {
+      const holding = this.view.position === 1 || this.estimatedPosition(now) <= 1;
+      if (holding && ahead.frontSince === null) {
+        ahead.frontSince = this.view.position === 1 ? this.view.frontSince : now;
+        ahead.checkAt = Math.min(ahead.checkAt || Infinity, ahead.frontSince + FIRST_RUN_CHECK_MS);
+      }
+      if (!ahead.checkAt) ahead.checkAt = ahead.since + STALLED_MS;
+      if (now < ahead.checkAt) return false;
+      const state = await this.queue.runState(ticket);
+      this.spend();
+      ahead.checkAt = now + (ahead.frontSince === null ? STALLED_MS : clamp((now - ahead.frontSince) / 3, RUN_CHECK_MIN_MS, RUN_CHECK_MAX_MS));
+      if (state.alive !== false) return false;
+      reason = state.reason;
+    }
+    const gone = await this.queue.remove(ticket.ref);
     this.uncharged();
-    if (!gone) this.deps.log.info(`Removed the lock ticket of ${describe(front, this.deps)}: ${reason}.`);
+    if (!gone) this.deps.log.info(`Removed the lock ticket of ${describe(ticket, this.deps)}: ${reason}.`);
     return true;
   }
 
-  private runCheckDue(front: Ticket, position: number, now: number): boolean {
-    const since = this.front?.since ?? now;
-    if (position > 1 && now - since < STALLED_MS) return false;
-    if (!this.runCheckAt.has(front.ref)) this.runCheckAt.set(front.ref, since + (position > 1 ? STALLED_MS : FIRST_RUN_CHECK_MS));
-    return now >= (this.runCheckAt.get(front.ref) as number) && this.tokens >= 1;
-  }
-
-  /** The next in line polls each second; the others at half their expected wait; all within the budget. */
-  private delay(position: number): number {
+  /** Near the front, each second; further back, about a quarter of the expected wait; within the budget. */
+  private delay(): number {
     const now = this.deps.clock.now();
-    const base = position <= 1 ? HEAD_POLL_MS : clamp(0.5 * (position - 1) * this.holdEstimate, MIN_POLL_MS, MAX_POLL_MS);
+    const position = this.estimatedPosition(now);
+    const base = position <= 2 ? HEAD_POLL_MS : clamp(0.25 * (position - 1) * this.holdEstimate, MIN_POLL_MS, MAX_POLL_MS);
     const jittered = base * (0.75 + 0.5 * this.random());
     const budget = this.refill(now) >= 1 ? 0 : ((1 - this.tokens) * 60_000) / BUDGET_PER_MINUTE;
     const wait = Math.max(jittered, budget, this.api.pace());
     return Math.max(1, Math.min(wait, this.deadline - now));
   }
 
-  /** Queueing and removing dead tickets are not polls: they do not count against the polling budget. */
+  /** Queueing, listing a new ticket and removing dead ones are not polls: they stay out of the polling budget. */
   private uncharged(): void {
     this.charged = this.api.stats.charged;
   }
@@ -429,7 +476,7 @@ class Waiter {
   /** Charges the polling budget with what GitHub charged since the last call (a 304 costs nothing). */
   private spend(): void {
     this.refill(this.deps.clock.now());
-    this.tokens -= this.api.stats.charged - this.charged;
+    this.tokens = Math.max(-1, this.tokens - (this.api.stats.charged - this.charged));
     this.charged = this.api.stats.charged;
   }
 
@@ -447,14 +494,18 @@ class Waiter {
     return { handle: { kind: 'github', repository: this.queue.repo, ref: own.ref, apiUrl: this.deps.ctx.apiUrl }, waitedMs };
   }
 
-  private timeout(tickets: Ticket[], position: number): UserError {
+  private timeout(tickets: Ticket[]): UserError {
     const holder = tickets[0];
-    const waited = Math.round((this.deps.clock.now() - this.started) / 1000);
-    const heldFor = this.front ? Math.round((this.deps.clock.now() - this.front.since) / 1000) : 0;
-    const who = holder ? `${describe(holder, this.deps)}, which has held it for at least ${heldFor} s` : 'another job';
+    const now = this.deps.clock.now();
+    const waited = Math.round((now - this.started) / 1000);
+    const own = tickets.findIndex((t) => t.ref === this.own?.ref);
+    const heldFor = holder && this.view.front === holder.ref ? Math.round((now - this.view.frontSince) / 1000) : 0;
+    const queuedFor = holder ? Math.max(0, Math.round((now - holder.seq) / 1000)) : 0;
+    const how = heldFor > 0 ? `has held it for at least ${heldFor} s and queued ${queuedFor} s ago` : `queued ${queuedFor} s ago`;
+    const who = holder ? `${describe(holder, this.deps)}, which ${how}` : 'another job';
     const remove = holder ? ` If you know that run is gone, delete its ref: \`gh api -X DELETE repos/${this.queue.repo}/git/${holder.ref}\`.` : '';
     return new UserError(
-      `Timed out after ${waited} s waiting for the lock \`${this.deps.key}\` in ${this.queue.repo}, held by ${who}${position > 1 ? ` (${position - 1} more ahead of this job)` : ''}. Wait for that run to finish, or raise \`lock-timeout\`.${remove}`,
+      `Timed out after ${waited} s waiting for the lock \`${this.deps.key}\` in ${this.queue.repo}, held by ${who}${own > 1 ? ` (${own - 1} more ahead of this job)` : ''}. Wait for that run to finish, or raise \`lock-timeout\`.${remove}`,
     );
   }
 
