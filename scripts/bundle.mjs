@@ -10,10 +10,12 @@
 //   (@actions/exec), for features this action never calls; inside @actions/core they are replaced by
 //   stand-ins that throw if anything ever calls them.
 import * as esbuild from 'esbuild';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 const SRC = path.resolve('src');
+// Built beside dist/ and swapped in at the end, so a test running the action meanwhile never sees half a dist/.
+const OUT = `dist.build-${process.pid}`;
 
 const unusedCoreModules = {
   name: 'unused-core-modules',
@@ -42,7 +44,7 @@ function lazyModules(fromDir, found) {
         if (args.kind !== 'dynamic-import' || !args.importer.startsWith(SRC)) return undefined;
         const source = path.resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
         found.add(source);
-        const target = path.relative(fromDir, path.join('dist', 'lazy', lazyName(source)));
+        const target = path.relative(fromDir, path.join(OUT, 'lazy', lazyName(source)));
         return { path: target.startsWith('.') ? target : `./${target}`, external: true };
       });
     },
@@ -62,19 +64,25 @@ const common = {
   banner: { js: 'var __importMetaUrl=require("url").pathToFileURL(__filename).href;' },
 };
 
-await rm('dist', { recursive: true, force: true });
+await rm(OUT, { recursive: true, force: true });
 const lazy = new Set();
 for (const entry of ['main', 'post']) {
-  await esbuild.build({ ...common, entryPoints: [`src/${entry}.ts`], outfile: `dist/${entry}/index.js`, plugins: [unusedCoreModules, lazyModules(`dist/${entry}`, lazy)] });
+  await esbuild.build({ ...common, entryPoints: [`src/${entry}.ts`], outfile: `${OUT}/${entry}/index.js`, plugins: [unusedCoreModules, lazyModules(`${OUT}/${entry}`, lazy)] });
 }
 // Lazy modules can load others lazily: build until no new one turns up.
 const built = new Set();
 while (built.size < lazy.size) {
   for (const source of [...lazy].filter((s) => !built.has(s)).sort()) {
     built.add(source);
-    await esbuild.build({ ...common, entryPoints: [source], outfile: path.join('dist', 'lazy', lazyName(source)), plugins: [unusedCoreModules, lazyModules('dist/lazy', lazy)] });
+    await esbuild.build({ ...common, entryPoints: [source], outfile: path.join(OUT, 'lazy', lazyName(source)), plugins: [unusedCoreModules, lazyModules(`${OUT}/lazy`, lazy)] });
   }
 }
-await mkdir('dist', { recursive: true });
+await mkdir(OUT, { recursive: true });
 // The package is ESM ("type": "module"); the bundles are CommonJS, which starts faster.
-await writeFile('dist/package.json', '{ "type": "commonjs" }\n');
+await writeFile(`${OUT}/package.json`, '{ "type": "commonjs" }\n');
+const old = `dist.old-${process.pid}`;
+await rename('dist', old).catch((error) => {
+  if (error.code !== 'ENOENT') throw error;
+});
+await rename(OUT, 'dist');
+await rm(old, { recursive: true, force: true });

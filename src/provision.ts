@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { chooseSource, hashText, parseAuthFile, readCredentialFile, writeCredentialFile, type AuthFile } from './auth-file.js';
+import { chooseSource, decidePersist, hashText, parseAuthFile, readCredentialFile, writeCredentialFile, type AuthFile } from './auth-file.js';
 import type { Log } from './log.js';
 import { storeName, type Store } from './stores/store.js';
 
@@ -67,4 +67,16 @@ async function warnSeedIgnoredOnce(seed: AuthFile, authPath: string, log: Log): 
     `\`auth-json\` is ignored on this runner: the auth.json stored in ${path.dirname(authPath)} is as new as or newer than it (Codex refreshed it). This is by design; to replace the stored copy, seed with a newer login or another account. (Said once per seed.)`,
   );
   await fs.writeFile(marker, `${seed.hash}\n`, { mode: 0o600 });
+}
+
+/**
+ * After main's own codex run: when Codex refreshed auth.json, that file becomes the copy post puts back if a
+ * later step deletes or garbles it. The copy main started with holds a refresh token Codex already spent.
+ */
+export async function updateBackup(backupPath: string, authPath: string, restored: { hash: string; lastRefresh: number | null }): Promise<boolean> {
+  const current = await readCredentialFile(authPath).catch(() => null);
+  const decision = decidePersist(restored, current);
+  if (decision.kind !== 'changed') return false;
+  await fs.writeFile(backupPath, decision.auth.text, { mode: 0o600 });
+  return true;
 }

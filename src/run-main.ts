@@ -1,13 +1,13 @@
 import * as core from '@actions/core';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { hashText, isStale, iso, maskEmail, readCredentialFile, ensurePrivateDir } from './auth-file.js';
+import { isStale, iso, maskEmail, ensurePrivateDir } from './auth-file.js';
 import { readContext } from './context.js';
 import { errorMessage, UserError } from './errors.js';
 import { readInputs } from './inputs.js';
 import { systemClock, type Clock, type Log } from './log.js';
 import { createLock, type Acquired, type Lock } from './locks/lock.js';
-import { provisionAuth } from './provision.js';
+import { provisionAuth, updateBackup } from './provision.js';
 import { saveMainState, type MainState } from './state.js';
 import { createStore } from './stores/store.js';
 import { assertTrusted } from './trust.js';
@@ -85,8 +85,8 @@ async function main({ log, clock, env }: MainDeps): Promise<void> {
   const { ensureCodex, runCodexExec } = await import('./codex.js');
   const codex = await ensureCodex(inputs.codexVersion, ctx, log);
   const result = await runCodexExec({ codex, codexHome: inputs.codexHome, prompt, args: inputs.codexArgs, cwd: inputs.workingDirectory, runnerTemp: ctx.runnerTemp });
-  const after = await readCredentialFile(authPath).catch(() => null);
-  core.setOutput('refreshed', String(after !== null && hashText(after) !== provisioned.fileHash));
+  const refreshed = await updateBackup(provisioned.backupPath, authPath, { hash: provisioned.fileHash, lastRefresh: info.lastRefresh });
+  core.setOutput('refreshed', String(refreshed));
   core.setOutput('exit-code', String(result.exitCode));
   core.setOutput('final-message', result.finalMessage);
   if (result.exitCode !== 0) {

@@ -81,7 +81,7 @@ async function roundTrip(store: string, inputs: Record<string, string>, env: Rec
   expect(second.main.outputs).toMatchObject({ source: store, stale: 'false', refreshed: 'false', 'exit-code': '0' });
   expect(backend.tokenRequests.length - refreshes).toBe(1);
   expect([second.post.exitCode, second.post.errors, second.post.stderr.slice(-600)]).toEqual([0, [], expect.anything()]);
-  expect(second.post.stderr).not.toMatch(/\n    at /);
+  expect(second.post.stderr).not.toMatch(/\n {4}at /);
   // cleanup is on for stores off the runner: nothing is left in CODEX_HOME
   expect(() => readFileSync(path.join(second.home, 'auth.json'))).toThrow();
   return family;

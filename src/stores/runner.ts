@@ -20,7 +20,8 @@ export class RunnerStore implements Store {
 
   /** The file is the store: write only when its bytes differ (post putting back the last good copy). */
   async persist(next: AuthFile): Promise<PersistResult> {
-    const current = await readCredentialFile(this.deps.authPath);
+    // A path that cannot be read (a link, a directory) is replaced: the rename never follows it.
+    const current = await readCredentialFile(this.deps.authPath).catch(() => null);
     if (current === next.text) return 'unchanged';
     await writeCredentialFile(this.deps.authPath, next.text);
     return 'written';
