@@ -1,6 +1,9 @@
-// Prints the restore-only main step's wall time (runner store, lock none, no prompt) against `node -e 0`,
-// interleaved, median of N runs each, with NODE_EXTRA_CA_CERTS unset as on a GitHub runner.
-// Usage: npm run bench [-- --runs 9]
+// The figures of DESIGN §7, side by side in one run (a script that prints figures, not a test):
+//  1. the restore-only main step's wall time (runner store, lock none, no prompt) against `node -e 0`,
+//     interleaved, median of N runs each, with NODE_EXTRA_CA_CERTS unset as on a GitHub runner;
+//  2. `lock: github` with 8 contenders on the loopback GitHub API stand-in (scripts/bench-lock.mjs);
+//  3. Actions cache entries left per stream after 10 runs of `store: cache` on the loopback cache service.
+// Usage: npm run bench [-- --runs 9] [--only startup]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -42,7 +45,8 @@ function time(argv) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-try {
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
+if (!only || only === 'startup') try {
   time([mainScript]); // the first run seeds auth.json; the measured runs restore it
   const base = [];
   const main = [];
@@ -57,4 +61,44 @@ try {
   console.log(`main, restore-only runner  median ${m.toFixed(1)} ms  = ${(m / b).toFixed(2)}x node -e 0 (goal <= 2.0x)`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+if (!only || only === 'lock') {
+  const result = spawnSync(process.execPath, [path.join(root, 'scripts', 'bench-lock.mjs'), '--json'], { cwd: root, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`bench-lock failed: ${result.stderr}`);
+  const r = JSON.parse(result.stdout.trim().split('\n').pop());
+  console.log(`lock: github, ${r.contenders} contenders, hold ${r.holdSeconds} s, API latency ${r.apiLatencyMs} ms:`);
+  console.log(`  handoff p50 ${r.handoffMs.p50} ms, p95 ${r.handoffMs.p95} ms`);
+  console.log(`  charged requests per waiter per minute of waiting ${r.chargedPerWaiterPerMinute.overall} (most by one waiter in any one minute: ${r.maxChargedInAnyMinuteByOneWaiter})`);
+  console.log(`  requests: ${r.totalRequests.all} in all, ${r.totalRequests.charged} charged, ${r.totalRequests.notModified} answered 304; uncontended acquire+release ${r.uncontendedRequests}`);
+}
+
+if (!only || only === 'cache') {
+  const { loadTs } = await import('./lib/load-ts.mjs');
+  const { startCacheService } = await loadTs('__tests__/support/cache-service.ts');
+  const { newRunner, runStep } = await loadTs('__tests__/support/runner.ts');
+  const service = await startCacheService();
+  const eventDir = mkdtempSync(path.join(os.tmpdir(), 'codex-auth-bench-event-'));
+  const eventPath = path.join(eventDir, 'event.json');
+  writeFileSync(eventPath, JSON.stringify({ repository: { default_branch: 'main' } }));
+  try {
+    let seed = fakeAuthJson({ lastRefresh: new Date(Date.now() - 9 * 86400000) });
+    for (let run = 1; run <= 10; run++) {
+      const runner = newRunner({ environment: 'github-hosted' });
+      const home = path.join(runner.dir, 'codex-home');
+      const o = { runner, inputs: { 'auth-json': seed, store: 'cache', lock: 'none', 'codex-home': home, 'encryption-key': 'bench-encryption-key-0123456789' }, env: service.env, job: { runId: String(run), eventPath } };
+      const main = await runStep('main', o);
+      if (main.exitCode !== 0) throw new Error(`cache run ${run}: ${main.errors.join(' ')}`);
+      // what a Codex refresh does: a new file with a newer last_refresh, so that post persists it
+      writeFileSync(path.join(home, 'auth.json'), fakeAuthJson({ lastRefresh: new Date(Date.now() + run * 1000) }), { mode: 0o600 });
+      const post = await runStep('post', { ...o, state: main.state });
+      if (post.exitCode !== 0) throw new Error(`cache run ${run} post: ${post.errors.join(' ')}`);
+      runner.remove();
+      seed = '';
+    }
+    console.log(`cache: entries left in the stream after 10 runs: ${service.entries().length} (at most 2 kept)`);
+  } finally {
+    await service.stop();
+    rmSync(eventDir, { recursive: true, force: true });
+  }
 }
