@@ -5,12 +5,12 @@
  * fresh runner directory, as on GitHub-hosted runners.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeAuthJson, makeRefreshToken } from '../support/codex-backend.js';
 import { startCacheService, type CacheService } from '../support/cache-service.js';
-import { leakedSecrets, newRunner, runStep, stepLogs, type Runner, type StepOptions, type StepResult } from '../support/runner.js';
+import { leakedSecrets, newRunner, replaceAuthFile, runStep, stepLogs, type Runner, type StepOptions, type StepResult } from '../support/runner.js';
 
 jest.setTimeout(120_000);
 
@@ -70,13 +70,6 @@ async function post(o: StepOptions, after: StepResult): Promise<StepResult> {
   return result;
 }
 
-/** What Codex does on a refresh: new tokens and a newer last_refresh, written atomically. */
-function codexRefreshes(codexHome: string, text: string): void {
-  const file = path.join(codexHome, 'auth.json');
-  writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
-}
-
 describe('store: cache, the ephemeral round trip', () => {
   const seed = authJson(Date.now() - 9 * DAY);
   const refreshed = authJson(Date.now() - 60_000);
@@ -88,7 +81,7 @@ describe('store: cache, the ephemeral round trip', () => {
     expect(main1.exitCode).toBe(0);
     expect(main1.outputs).toMatchObject({ source: 'seed', stale: 'true', refreshed: 'false' });
     expect(main1.stdout).toContain('The Actions cache holds no entry of `it-cache` yet.');
-    codexRefreshes(main1.outputs['codex-home'] as string, refreshed);
+    replaceAuthFile(main1.outputs['codex-home'] as string, refreshed);
     const post1 = await post(one, main1);
     expect(post1.errors).toEqual([]);
     expect(post1.exitCode).toBe(0);

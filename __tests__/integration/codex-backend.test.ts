@@ -101,10 +101,10 @@ function readAuth(authPath: string): { refreshToken: string; accessToken: string
 }
 
 describe('the Codex backend stand-in, driven by the real codex CLI', () => {
-  test.each([
+  test.each<[string, true | 'age', string]>([
     ['an expired access token', true, 'proactive_expiry'],
     ['no exp and last_refresh 9 days old', 'age', 'scheduled'],
-  ] as const)('a stale seed (%s) is refreshed exactly once and auth.json is rewritten', async (_name, stale, reason) => {
+  ])('a stale seed (%s) is refreshed exactly once and auth.json is rewritten', async (_name, stale, reason) => {
     const b = await backend();
     const seed = issueSeed(b, { stale });
     const seedRefreshToken = seed.family.refreshToken;

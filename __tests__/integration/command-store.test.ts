@@ -5,11 +5,11 @@
  * fresh runner directory.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeAuthJson, makeRefreshToken } from '../support/codex-backend.js';
-import { leakedSecrets, newRunner, ROOT, runStep, stepLogs, type Runner, type StepOptions, type StepResult } from '../support/runner.js';
+import { leakedSecrets, newRunner, replaceAuthFile, ROOT, runStep, stepLogs, type Runner, type StepOptions, type StepResult } from '../support/runner.js';
 
 jest.setTimeout(60_000);
 
@@ -66,12 +66,6 @@ async function post(o: StepOptions, after: StepResult): Promise<StepResult> {
   return result;
 }
 
-function codexRefreshes(codexHome: string, text: string): void {
-  const file = path.join(codexHome, 'auth.json');
-  writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
-}
-
 describe('store: command, the ephemeral round trip', () => {
   const seed = authJson(Date.now() - 9 * DAY);
   const refreshed = authJson(Date.now() - 60_000);
@@ -83,7 +77,7 @@ describe('store: command, the ephemeral round trip', () => {
     expect(main1.exitCode).toBe(0);
     expect(main1.outputs).toMatchObject({ source: 'seed', stale: 'true' });
     expect(main1.stdout).toContain('`restore-command` printed nothing: no auth.json is stored yet.');
-    codexRefreshes(main1.outputs['codex-home'] as string, refreshed);
+    replaceAuthFile(main1.outputs['codex-home'] as string, refreshed);
     const post1 = await post(one, main1);
     expect(post1.errors).toEqual([]);
     expect(post1.exitCode).toBe(0);
@@ -116,7 +110,7 @@ describe('store: command, the ephemeral round trip', () => {
     const main4 = await main(o);
     expect(main4.exitCode).toBe(0);
     const newer = authJson(Date.now());
-    codexRefreshes(main4.outputs['codex-home'] as string, newer);
+    replaceAuthFile(main4.outputs['codex-home'] as string, newer);
     const failed = await post({ ...o, env: { ...o.env, SECRET_MANAGER_FAIL: 'put' } }, main4);
     expect(failed.exitCode).not.toBe(0);
     expect(failed.errors.join('\n')).toMatch(/Failed to persist the refreshed auth.json: `persist-command` exited with code 3: the refreshed auth.json was NOT stored/);

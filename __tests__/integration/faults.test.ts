@@ -176,12 +176,12 @@ describe('killed steps', () => {
     await nextJobGetsTheLock(s);
   });
 
-  test.each([
+  test.each<[string, 0 | 'lock' | 'lock+15' | 'lock+40']>([
     ['as soon as it starts', 0],
     ['when the lock file appears', 'lock'],
     ['just after the lock file appears', 'lock+15'],
     ['a little later', 'lock+40'],
-  ] as const)('main killed during restore (%s): the stored copy is the old one or the seed, and the lock is recoverable', async (_name, when) => {
+  ])('main killed during restore (%s): the stored copy is the old one or the seed, and the lock is recoverable', async (_name, when) => {
     const s = setup();
     const { family, authJson: stored } = backend.issue({ lastRefresh: new Date(Date.now() - 3600_000) });
     mkdirSync(s.home, { recursive: true, mode: 0o700 });

@@ -5,11 +5,11 @@
  * newer `last_refresh` and rotated tokens); the stand-in opens the sealed secret with its private key.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { makeAuthJson, makeRefreshToken } from '../support/codex-backend.js';
 import { startGithubApi, type GithubApiStandIn } from '../support/github-api.js';
-import { leakedSecrets, newRunner, runStep, stepLogs, type Runner, type StepOptions, type StepResult } from '../support/runner.js';
+import { leakedSecrets, newRunner, replaceAuthFile, runPostAfter, runStep, stepLogs, type Runner, type StepOptions } from '../support/runner.js';
 
 jest.setTimeout(60_000);
 
@@ -38,14 +38,7 @@ function job(runId: number, inputs: Record<string, string>): StepOptions {
   };
 }
 
-const post = (o: StepOptions, main: StepResult) => runStep('post', { ...o, state: main.state, jobEnv: { ...o.jobEnv, ...main.env } });
-
-/** What Codex does on refresh: a new file (new inode) with rotated tokens and a newer last_refresh. */
-function refreshInPlace(codexHome: string, text: string): void {
-  const file = path.join(codexHome, 'auth.json');
-  writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
-}
+const post = runPostAfter;
 
 describe('store: github-secret', () => {
   test('round trip: job 1 seeds and writes the refreshed file back sealed; job 2 restores it and writes nothing', async () => {
@@ -61,7 +54,7 @@ describe('store: github-secret', () => {
     expect(main1.outputs.stale).toBe('true');
     const home1 = first.inputs?.['codex-home'] as string;
     expect(readFileSync(path.join(home1, 'auth.json'), 'utf8')).toBe(seed);
-    refreshInPlace(home1, refreshed);
+    replaceAuthFile(home1, refreshed);
     const post1 = await post(first, main1);
     expect(post1.exitCode).toBe(0);
     expect(post1.warnings).toEqual([]);

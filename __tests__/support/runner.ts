@@ -4,7 +4,7 @@
  * state main saved handed to post as `STATE_*`. Parses what the steps left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -210,4 +210,15 @@ export function leakedSecrets(logs: string[], secrets: string[]): string[] {
 /** Logs of a step as the runner would show them: masks are what the runner hides, so they are excluded. */
 export function stepLogs(...steps: StepResult[]): string[] {
   return steps.flatMap((s) => [s.stdout.replace(/^::add-mask::.*$/gm, ''), s.stderr, s.summary, JSON.stringify(s.outputs), JSON.stringify(s.state), JSON.stringify(s.env)]);
+}
+
+/** post of the job whose main was `main`: its state replayed, its exported variables in the job env. */
+export const runPostAfter = (o: StepOptions, main: StepResult): Promise<StepResult> =>
+  runStep('post', { ...o, state: main.state, jobEnv: { ...o.jobEnv, ...main.env } });
+
+/** What Codex does to auth.json on a refresh, for tests that stand in for it: temp file + rename, 0600. */
+export function replaceAuthFile(codexHome: string, text: string): void {
+  const file = path.join(codexHome, 'auth.json');
+  writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
 }
