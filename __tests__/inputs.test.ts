@@ -72,6 +72,12 @@ describe('defaults and auto', () => {
   });
 
   test('codex-home: ~ is the runner home, relative paths are under the workspace, $CODEX_HOME is the default', () => {
+    const selfHosted = runContext({ workspace: '/work/space', home: '/home/runner', runnerTemp: '/runner/temp', runnerEnvironment: 'self-hosted' });
+    // a store off the runner, or an API key, never touches the persistent ~/.codex (nor $CODEX_HOME) of a self-hosted runner
+    expect(read({ store: 'command' }, selfHosted, { CODEX_HOME: '/opt/codex-home' }).codexHome).toBe('/runner/temp/codex-home-codex-auth');
+    expect(read({ 'openai-api-key': 'sk-0123456789', key: 'k2' }, selfHosted).codexHome).toBe('/runner/temp/codex-home-k2');
+    expect(read({ store: 'runner' }, selfHosted).codexHome).toBe('/home/runner/.codex');
+    expect(read({ store: 'command', 'codex-home': '~/.codex' }, selfHosted).codexHome).toBe('/home/runner/.codex');
     expect(read({ 'codex-home': '~/custom' }).codexHome).toBe('/home/runner/custom');
     expect(read({ 'codex-home': 'rel/home' }).codexHome).toBe('/work/space/rel/home');
     expect(read({}, ctx, { CODEX_HOME: '/opt/codex-home' }).codexHome).toBe('/opt/codex-home');

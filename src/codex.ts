@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { childEnv } from './child-env.js';
 import type { RunContext } from './context.js';
 import { UserError } from './errors.js';
 import type { Log } from './log.js';
@@ -11,7 +12,7 @@ const TAIL_BYTES = 64 * 1024;
 
 async function output(command: string, args: string[], options: { cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const { getExecOutput } = await import('@actions/exec');
-  const result = await getExecOutput(command, args, { ignoreReturnCode: true, silent: true, cwd: options.cwd });
+  const result = await getExecOutput(command, args, { ignoreReturnCode: true, silent: true, cwd: options.cwd, env: childEnv() });
   return { code: result.exitCode, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -103,7 +104,7 @@ export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
   const argv = ['exec', '-c', 'cli_auth_credentials_store="file"', '--output-last-message', lastMessage, ...options.args, '--', options.prompt];
   const child = spawn(options.codex, argv, {
     cwd: options.cwd,
-    env: { ...(options.env ?? process.env), CODEX_HOME: options.codexHome },
+    env: childEnv(options.env ?? process.env, { CODEX_HOME: options.codexHome }),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -163,7 +164,7 @@ export async function codexLogin(codex: string, codexHome: string, flag: '--with
     input: Buffer.from(secret),
     silent: true,
     ignoreReturnCode: true,
-    env: { ...process.env, CODEX_HOME: codexHome } as Record<string, string>,
+    env: childEnv(process.env, { CODEX_HOME: codexHome }),
   });
   if (result.exitCode !== 0) {
     const why = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' ');

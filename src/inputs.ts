@@ -153,6 +153,16 @@ function expandHome(p: string, home: string): string {
   return p === '~' || p.startsWith('~/') ? path.join(home, p.slice(1)) : p;
 }
 
+/**
+ * `codex-home`: the input, else $CODEX_HOME, else ~/.codex. On a self-hosted runner, a job whose auth does
+ * not live there (a store off the runner, an API key or access token) gets a private directory in the
+ * job's temp dir instead, so that it never overwrites, nor cleans up, a persistent login in ~/.codex.
+ */
+function resolveCodexHome(given: string, o: { ctx: RunContext; env: NodeJS.ProcessEnv; key: string; private: boolean }): string {
+  if (!given && o.private && o.ctx.runnerEnvironment === 'self-hosted') return path.join(o.ctx.runnerTemp, `codex-home-${o.key}`);
+  return path.resolve(o.ctx.workspace, expandHome(given || o.env.CODEX_HOME || '~/.codex', o.ctx.home));
+}
+
 function authMode(authJson: string, apiKey: string, accessToken: string): AuthMode {
   const given = [authJson && '`auth-json`', apiKey && '`openai-api-key`', accessToken && '`access-token`'].filter(Boolean);
   if (given.length > 1) {
@@ -177,7 +187,8 @@ export function readInputs(ctx: RunContext, env: NodeJS.ProcessEnv = process.env
   const promptFile = input('prompt-file');
   if (prompt && promptFile) throw new UserError('Inputs `prompt` and `prompt-file` are both set: give one of them.');
 
-  const codexHomeInput = input('codex-home') || env.CODEX_HOME || '~/.codex';
+  const key = streamKey();
+  const codexHome = resolveCodexHome(input('codex-home'), { ctx, env, key, private: mode !== 'chatgpt' || store !== 'runner' });
   const codexVersion = input('codex-version');
   if (codexVersion && !/^[A-Za-z0-9][A-Za-z0-9.+-]*$/.test(codexVersion)) {
     throw new UserError(`Input \`codex-version\` is '${codexVersion}': expected an npm version or tag of @openai/codex, such as 0.169.0 or latest.`);
@@ -194,8 +205,8 @@ export function readInputs(ctx: RunContext, env: NodeJS.ProcessEnv = process.env
     mode,
     authJson,
     store,
-    codexHome: path.resolve(ctx.workspace, expandHome(codexHomeInput, ctx.home)),
-    key: streamKey(),
+    codexHome,
+    key,
     encryptionKey: secretInput('encryption-key'),
     restoreCommand: input('restore-command'),
     persistCommand: input('persist-command'),

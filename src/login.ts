@@ -21,10 +21,11 @@ export async function loginWithSecret(ctx: RunContext, inputs: Inputs, prompt: s
   core.setOutput('codex-home', inputs.codexHome);
   core.setOutput('source', inputs.mode);
   core.setOutput('stale', 'false');
+  core.setOutput('last-refresh', '');
+  core.setOutput('refreshed', 'false');
   core.setOutput('lock-wait-seconds', '0');
   if (!prompt) return;
   const result = await runCodexExec({ codex, codexHome: inputs.codexHome, prompt, args: inputs.codexArgs, cwd: inputs.workingDirectory, runnerTemp: ctx.runnerTemp });
-  core.setOutput('refreshed', 'false');
   core.setOutput('exit-code', String(result.exitCode));
   core.setOutput('final-message', result.finalMessage);
   if (result.exitCode !== 0) {

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { decidePersist, iso, readCredentialFile, type AuthFile } from './auth-file.js';
+import { decidePersist, iso, readCredentialFile, type AuthFile, type PersistDecision } from './auth-file.js';
+import { errorMessage } from './errors.js';
 import type { Log } from './log.js';
 import { readBackup } from './provision.js';
 import type { ReadyState } from './state.js';
@@ -19,13 +20,10 @@ export interface PersistOutcome {
  * older, and otherwise keeps the stored copy — on the runner store, by putting main's copy back.
  */
 export async function persistAuth(ready: ReadyState, store: Store, log: Log): Promise<PersistOutcome> {
-  let current: string | null;
-  try {
-    current = await readCredentialFile(ready.authPath);
-  } catch (error) {
-    current = `\0unreadable: ${error instanceof Error ? error.message : String(error)}`;
-  }
-  const decision = decidePersist({ hash: ready.restoredHash, lastRefresh: ready.restoredLastRefresh }, current);
+  const decision = await readCredentialFile(ready.authPath).then(
+    (current): PersistDecision => decidePersist({ hash: ready.restoredHash, lastRefresh: ready.restoredLastRefresh }, current),
+    (error: unknown): PersistDecision => ({ kind: 'invalid', reason: errorMessage(error) }),
+  );
   switch (decision.kind) {
     case 'unchanged':
       log.info('auth.json is unchanged: nothing to persist.');

@@ -45,7 +45,8 @@ async function main({ log, clock, env }: MainDeps): Promise<void> {
 
   const lock = await createLock(inputs.lock, { ctx, log, clock, codexHome: inputs.codexHome, key: inputs.key, lockRepository: inputs.lockRepository, githubToken: inputs.githubToken });
   const acquired = await acquireUntilCancelled(lock, inputs.lockTimeoutMs);
-  const state: MainState = { v: 1, lock: acquired.handle, lockWaitMs: acquired.waitedMs };
+  // loginHome: post cleans up codex-home even if main fails between writing auth.json and saving `ready`
+  const state: MainState = { v: 1, lock: acquired.handle, lockWaitMs: acquired.waitedMs, loginHome: { codexHome: inputs.codexHome, cleanup: inputs.cleanup } };
   saveMainState(state);
   core.setOutput('lock-wait-seconds', (acquired.waitedMs / 1000).toFixed(3));
   if (acquired.handle.kind !== 'none') log.info(`Holding the ${acquired.handle.kind} lock since ${new Date(clock.now()).toISOString()} (waited ${(acquired.waitedMs / 1000).toFixed(1)} s).`);

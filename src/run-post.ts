@@ -36,8 +36,9 @@ export async function runPost(deps: MainDeps = defaultDeps()): Promise<void> {
   } catch (error) {
     core.setFailed(`Failed to persist the refreshed auth.json: ${errorMessage(error)}`);
   } finally {
-    await release(state.lock, deps);
+    // Cleanup first: once the lock is released, another job may already be using this codex-home.
     await cleanup(state, log);
+    await release(state.lock, deps);
   }
   if (state.ready) {
     const kept = outcome?.kept?.info;

@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
-import { iso, maskEmail, nextRefreshAt } from './auth-file.js';
+import { iso, maskEmail } from './auth-file.js';
+import { errorMessage } from './errors.js';
 import { diagnose } from './diagnose.js';
 import type { ExecResult } from './codex.js';
 import type { Inputs } from './inputs.js';
@@ -23,10 +24,14 @@ export function seedLocation(inputs: Pick<Inputs, 'store' | 'secretName' | 'code
 export async function reportCodexFailure(result: ExecResult, inputs: Inputs): Promise<void> {
   const diagnosis = diagnose(result.outputTail, seedLocation(inputs));
   const message = diagnosis ? `codex exec failed (exit ${result.exitCode}). ${diagnosis.cause} ${diagnosis.fix}` : `codex exec failed (exit ${result.exitCode}); its output is above.`;
-  if (diagnosis) {
-    await core.summary.addHeading('Codex auth: codex exec failed', 3).addRaw(`${diagnosis.cause}\n\n**What to do:** ${diagnosis.fix}\n`, true).write();
-  }
   core.setFailed(message);
+  if (diagnosis) {
+    await core.summary
+      .addHeading('Codex auth: codex exec failed', 3)
+      .addRaw(`${diagnosis.cause}\n\n**What to do:** ${diagnosis.fix}\n`, true)
+      .write()
+      .catch((error: unknown) => core.warning(`Could not write the job summary: ${errorMessage(error)}`));
+  }
 }
 
 export interface PostReport {
@@ -61,4 +66,3 @@ export async function writePostSummary(report: PostReport, now: number): Promise
     .write();
 }
 
-export { nextRefreshAt };

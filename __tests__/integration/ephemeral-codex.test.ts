@@ -111,6 +111,10 @@ describe('ephemeral round trip with the real codex', () => {
     const family = await roundTrip('github-secret', inputs, { ...api.env, GITHUB_SHA: api.headSha('octo/repo') }, secret);
     expect(refreshTokenOf(secret())).toBe(family.refreshToken);
     expect(api.refs('octo/repo', 'refs/codex-auth-locks/')).toEqual([]);
+    // cleanup happens before the release: once released, another job may be using this codex-home
+    const lastPost = steps[steps.length - 1]!.stdout;
+    expect(lastPost.indexOf('Removed auth.json')).toBeGreaterThan(-1);
+    expect(lastPost.indexOf('Removed auth.json')).toBeLessThan(lastPost.indexOf('Released the github lock'));
   });
 });
 

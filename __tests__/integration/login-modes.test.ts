@@ -55,7 +55,8 @@ const fs = require('fs');
 const args = process.argv.slice(2);
 if (args[0] === '--version') { console.log('codex-cli 0.169.0'); process.exit(0); }
 const stdin = fs.readFileSync(0, 'utf8');
-fs.writeFileSync(process.env.CODEX_HOME + '/login-record.json', JSON.stringify({ args, stdinLength: stdin.length, stdinMatches: stdin === process.env.EXPECTED_TOKEN }));
+const hidden = Object.keys(process.env).filter((k) => /^(INPUT_|STATE_|ACTIONS_RUNTIME_TOKEN)/i.test(k));
+fs.writeFileSync(process.env.CODEX_HOME + '/login-record.json', JSON.stringify({ args, stdinLength: stdin.length, stdinMatches: stdin === process.env.EXPECTED_TOKEN, hidden }));
 fs.writeFileSync(process.env.CODEX_HOME + '/auth.json', JSON.stringify({ auth_mode: 'agentIdentity', token: stdin }), { mode: 0o600 });
 console.error('Reading access token from stdin...');
 `;
@@ -70,12 +71,14 @@ test('access-token mode passes the token on stdin only, masks it, and cleanup re
   const { main, post } = await runJob({
     runner,
     inputs: { 'access-token': TOKEN, 'codex-home': home },
-    env: { PATH: `${fakeCodexDir()}:${process.env.PATH}`, EXPECTED_TOKEN: TOKEN },
+    env: { PATH: `${fakeCodexDir()}:${process.env.PATH}`, EXPECTED_TOKEN: TOKEN, ACTIONS_RUNTIME_TOKEN: 'runtime-token-codex-must-not-see' },
   });
   expect([main.exitCode, main.errors]).toEqual([0, []]);
   expect(main.outputs).toMatchObject({ source: 'access-token', 'codex-home': home });
   expect(main.masks).toContain(TOKEN);
-  const record = JSON.parse(readFileSync(path.join(home, 'login-record.json'), 'utf8')) as { args: string[]; stdinMatches: boolean };
+  const record = JSON.parse(readFileSync(path.join(home, 'login-record.json'), 'utf8')) as { args: string[]; stdinMatches: boolean; hidden: string[] };
+  // codex (whose agent runs commands) gets neither the action's inputs nor the runner's credentials
+  expect(record.hidden).toEqual([]);
   expect(record.args).toEqual(['login', '-c', 'cli_auth_credentials_store="file"', '--with-access-token']);
   expect(record.stdinMatches).toBe(true);
   expect(post.exitCode).toBe(0);

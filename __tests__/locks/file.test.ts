@@ -32,6 +32,16 @@ const owner = (home: string) => JSON.parse(readFileSync(lockFile(home), 'utf8'))
 const tokenOf = (handle: LockHandle) => (handle.kind === 'file' ? handle.token : '');
 
 describe('acquire and release', () => {
+  test('a second codex-auth step of the same job fails at once instead of waiting for itself', async () => {
+    const home = tempDir();
+    const clock = fakeClock();
+    const job = { repository: 'octo/a', runId: '11', runAttempt: '1', job: 'build', runnerName: 'r-a' };
+    await party(home, clock, job).lock.acquire({ timeoutMs: 1000 });
+    const started = clock.now();
+    await expect(party(home, clock, job).lock.acquire({ timeoutMs: 3_600_000 })).rejects.toThrow(/This job already holds the lock .* once per job/);
+    expect(clock.now() - started).toBeLessThan(1000);
+  });
+
   test('acquire creates the lock file with its owner and a lease; release removes it', async () => {
     const home = tempDir();
     const clock = fakeClock();

@@ -69,6 +69,17 @@ describe('GithubSecretStore', () => {
     await expect(store().restore()).rejects.toThrow('`auth-json: ${{ secrets.CODEX_AUTH_JSON }}`');
   });
 
+  test('a secret rewritten after this step started is refused: the auth-json this job got is outdated', async () => {
+    const seed = authFile(new Date('2026-01-01T00:00:00Z'));
+    api.setSecret(REPO, 'CODEX_AUTH_JSON', seed.text, { updatedAt: '2026-01-02T03:04:05Z' });
+    const ctx = readContext({ GITHUB_REPOSITORY: REPO, GITHUB_API_URL: api.url, GITHUB_RUN_ID: '1' });
+    const inputs = { authJson: seed.text, secretName: 'CODEX_AUTH_JSON', secretToken: TOKEN, secretRepository: REPO, secretEnvironment: '' } as Inputs;
+    const startedBefore = new GithubSecretStore({ ctx, inputs, log: quiet, clock: systemClock, authPath: '/unused' }, { stepStartedAt: Date.parse('2026-01-02T03:00:00Z') });
+    await expect(startedBefore.restore()).rejects.toThrow(/rewritten at 2026-01-02T03:04:05Z, after this job received it .* re-run the job/);
+    const startedAfter = new GithubSecretStore({ ctx, inputs, log: quiet, clock: systemClock, authPath: '/unused' }, { stepStartedAt: Date.parse('2026-01-02T04:00:00Z') });
+    expect((await startedAfter.restore())?.version).toBe('2026-01-02T03:04:05Z');
+  });
+
   test('persist seals the file with the repository key; the stand-in opens it; a new secret is created', async () => {
     const next = authFile(new Date());
     expect(await store().persist(next, null)).toBe('written');

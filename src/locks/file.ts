@@ -5,7 +5,7 @@ import * as z from 'zod/mini';
 import { runUrl } from '../context.js';
 import { UserError } from '../errors.js';
 import { ensurePrivateDir } from '../auth-file.js';
-import { ownerFor, type Acquired, type Lock, type LockDeps, type LockHandle, type LockOwner } from './lock.js';
+import { leaseMsFrom, ownerFor, type Acquired, type Lock, type LockDeps, type LockHandle, type LockOwner } from './lock.js';
 
 const FileOwner = z.object({
   token: z.string(),
@@ -44,7 +44,7 @@ export class FileLock implements Lock {
     const token = randomBytes(16).toString('hex');
     let announced = '';
     for (let attempt = 0; ; attempt++) {
-      const owner: FileOwner = { token, ...ownerFor(ctx, clock.now()) };
+      const owner: FileOwner = { token, ...ownerFor(ctx, clock.now(), leaseMsFrom(process.env)) };
       if (await this.tryCreate(owner)) {
         return { handle: { kind: 'file', path: this.lockPath, token }, waitedMs: clock.now() - started };
       }
@@ -52,6 +52,11 @@ export class FileLock implements Lock {
       if (holder && this.isDead(holder) && (await this.removeIfStill(holder))) {
         log.info(`Taking over the lock ${this.lockPath}: its holder (${describe(holder, ctx)}) ${this.deathReason(holder)}.`);
         continue;
+      }
+      if (holder && this.isThisJob(holder)) {
+        throw new UserError(
+          `This job already holds the lock ${this.lockPath} (taken by an earlier codex-auth step of this job): waiting would last until \`lock-timeout\`. Use the action once per job, or give the second step another \`codex-home\` and \`key\`.`,
+        );
       }
       const waited = clock.now() - started;
       if (waited >= timeoutMs) {
@@ -105,6 +110,11 @@ export class FileLock implements Lock {
       // fall through: an unreadable lock is treated as held by nobody we can name, with an expired lease
     }
     return { token: `unparseable:${text.length}`, repository: '?', runId: '?', runAttempt: '?', job: '?', runnerName: '', acquiredAt: 0, leaseUntil: 0 };
+  }
+
+  private isThisJob(holder: FileOwner): boolean {
+    const { ctx } = this.deps;
+    return holder.runnerName === ctx.runnerName && holder.repository === ctx.repository && holder.runId === ctx.runId && holder.runAttempt === ctx.runAttempt && holder.job === ctx.job;
   }
 
   private isDead(holder: FileOwner): boolean {

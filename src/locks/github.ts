@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { runUrl } from '../context.js';
 import { UserError } from '../errors.js';
 import { createGithubApi, GithubApiError, repoPath, type FetchLike, type GithubApi } from '../github.js';
-import { LEASE_MS, type Acquired, type Lock, type LockDeps, type LockHandle } from './lock.js';
+import { LEASE_MS, leaseMsFrom, type Acquired, type Lock, type LockDeps, type LockHandle } from './lock.js';
 
 /**
  * `lock: github` (DESIGN §4): a FIFO queue of refs `refs/codex-auth-locks/<key>/<ticket>` in
@@ -150,10 +150,7 @@ export class GithubLock implements Lock {
 
   /** CODEX_AUTH_LOCK_LEASE_SECONDS: how long a ticket may live without its post step (tests, and jobs longer than 6 h). */
   private leaseSeconds(): number {
-    const raw = this.env.CODEX_AUTH_LOCK_LEASE_SECONDS;
-    if (raw === undefined || raw === '') return LEASE_MS / 1000;
-    if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UserError(`CODEX_AUTH_LOCK_LEASE_SECONDS is '${raw}': expected a whole number of seconds, at least 1.`);
-    return Number(raw);
+    return leaseMsFrom(this.env) / 1000;
   }
 
   private api(apiUrl: string): Promise<GithubApi> {

@@ -1,4 +1,5 @@
 import type { RunContext } from '../context.js';
+import { UserError } from '../errors.js';
 import type { LockKind } from '../inputs.js';
 import type { Clock, Log } from '../log.js';
 import { NoLock } from './none.js';
@@ -47,6 +48,17 @@ export interface LockDeps {
 
 /** How long a hold lasts without its post step: GitHub's default job timeout (360 minutes). */
 export const LEASE_MS = 6 * 3600 * 1000;
+
+/**
+ * CODEX_AUTH_LOCK_LEASE_SECONDS overrides LEASE_MS: for jobs longer than 6 hours (set it above the longest
+ * `timeout-minutes`), and for tests.
+ */
+export function leaseMsFrom(env: NodeJS.ProcessEnv): number {
+  const raw = env.CODEX_AUTH_LOCK_LEASE_SECONDS;
+  if (raw === undefined || raw === '') return LEASE_MS;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UserError(`CODEX_AUTH_LOCK_LEASE_SECONDS is '${raw}': expected a whole number of seconds, at least 1.`);
+  return Number(raw) * 1000;
+}
 
 export function ownerFor(ctx: RunContext, now: number, leaseMs = LEASE_MS): LockOwner {
   return {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { hashText, parseAuthFile, type AuthFile } from '../auth-file.js';
+import { childEnv } from '../child-env.js';
 import { errorMessage, UserError } from '../errors.js';
 import type { PersistResult, Store, StoreDeps, Stored } from './store.js';
 
@@ -7,21 +8,12 @@ import type { PersistResult, Store, StoreDeps, Stored } from './store.js';
 const MAX_OUTPUT_BYTES = 1024 * 1024;
 
 /**
- * Variables the commands never see: this action's inputs (`INPUT_*`: the seed, tokens, keys), main's
- * state (`STATE_*`), and the runner's credentials for the Actions cache and results service.
- */
-const HIDDEN = /^(INPUT_|STATE_)|^ACTIONS_(RUNTIME_TOKEN|RUNTIME_URL|RESULTS_URL|CACHE_URL)$/i;
-
-/**
  * The commands' environment: the step's own (PATH, HOME, the runner's GITHUB_* and RUNNER_* variables and
- * whatever the workflow set for its secret manager: AWS_*, VAULT_ADDR, …), minus HIDDEN, plus
+ * whatever the workflow set for its secret manager: AWS_*, VAULT_ADDR, …) minus what childEnv() hides, plus
  * CODEX_AUTH_KEY (the `key` input), so that one command can serve several streams.
  */
 export function commandEnv(env: NodeJS.ProcessEnv, key: string): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(env)) if (value !== undefined && !HIDDEN.test(name)) out[name] = value;
-  out.CODEX_AUTH_KEY = key;
-  return out;
+  return childEnv(env, { CODEX_AUTH_KEY: key });
 }
 
 /** `restore-command` did not succeed; restore() says what that means for the seed. */

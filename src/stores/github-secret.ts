@@ -27,8 +27,13 @@ export class GithubSecretStore implements Store {
 
   constructor(
     private readonly deps: StoreDeps,
-    private readonly edges: { fetch?: FetchLike } = {},
+    private readonly edges: { fetch?: FetchLike; stepStartedAt?: number } = {},
   ) {}
+
+  /** When this step's process started: the job got its secrets no later than that. */
+  private get stepStartedAt(): number {
+    return this.edges.stepStartedAt ?? Math.floor(performance.timeOrigin);
+  }
 
   async restore(): Promise<Stored | null> {
     const updatedAt = await this.updatedAt();
@@ -39,6 +44,13 @@ export class GithubSecretStore implements Store {
       );
     }
     const auth = parseAuthFile(this.deps.inputs.authJson, `Input \`auth-json\` (${this.where()})`);
+    // GitHub resolves `${{ secrets.X }}` when the job starts. A secret rewritten since (by a run that held
+    // the lock while this one waited) is newer than the `auth-json` this job got: its refresh token is spent.
+    if (Date.parse(updatedAt) > this.stepStartedAt) {
+      throw new UserError(
+        `${this.where()} was rewritten at ${updatedAt}, after this job received it as \`auth-json\` (another run refreshed it meanwhile). This job's copy is outdated, and its refresh token already spent: re-run the job to get the current secret.`,
+      );
+    }
     return { auth, version: updatedAt };
   }
 
