@@ -221,6 +221,11 @@ export async function createGithubApi(options: GithubApiOptions): Promise<Github
   return new GithubApi({ ...options, fetch });
 }
 
+/** fetch for `url`: through the runner's proxy when one applies (Node's own fetch ignores proxy variables). */
+export async function fetchFor(url: string): Promise<FetchLike> {
+  return (await proxyFetch(url)) ?? ((target, init) => globalThis.fetch(target, init));
+}
+
 /**
  * Node's fetch ignores proxy variables. Only when one is set (and NO_PROXY does not exempt the API) are
  * `@actions/http-client`'s proxy rules and undici's ProxyAgent loaded, as `@actions/github` does.

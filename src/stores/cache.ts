@@ -5,6 +5,7 @@ import path from 'node:path';
 import * as z from 'zod/mini';
 import { parseAuthFile, type AuthFile } from '../auth-file.js';
 import { errorMessage, UserError } from '../errors.js';
+import { fetchFor } from '../github.js';
 import { open, seal, sealKey, SealError, type SealKey } from './seal.js';
 import type { PersistResult, Store, StoreDeps, Stored } from './store.js';
 
@@ -133,7 +134,8 @@ export class CacheStore implements Store {
     let failure = '';
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       if (attempt > 1) await this.deps.clock.sleep(RETRY_MS * (attempt - 1));
-      const res = await fetch(new URL(`${TWIRP_PATH}/${method}`, service.url), {
+      const url = new URL(`${TWIRP_PATH}/${method}`, service.url).href;
+      const res = await (await fetchFor(url))(url, {
         method: 'POST',
         headers: { authorization: `Bearer ${service.token}`, 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify(body),
@@ -316,7 +318,7 @@ async function inWorkspace<T>(dir: string, fn: () => Promise<T>): Promise<T> {
 }
 
 async function assertReachable(entry: Entry): Promise<void> {
-  const res = await fetch(entry.url, { method: 'HEAD', signal: AbortSignal.timeout(TIMEOUT_MS) }).catch(networkFailure);
+  const res = await (await fetchFor(entry.url))(entry.url, { method: 'HEAD', signal: AbortSignal.timeout(TIMEOUT_MS) }).catch(networkFailure);
   if (typeof res === 'string') throw new ServiceError(`HEAD the archive of ${entry.key}: ${res}`, null);
   if (!res.ok) throw new ServiceError(`HEAD the archive of ${entry.key}: HTTP ${res.status}`, res.status);
 }
@@ -347,7 +349,8 @@ const CacheList = z.object({
 function cachesApi(apiUrl: string, repository: string, token: string) {
   const base = `${apiUrl.replace(/\/+$/, '')}/repos/${repository}/actions/caches`;
   const call = async (method: string, suffix: string, query = ''): Promise<Response> => {
-    const res = await fetch(`${base}${suffix}${query}`, {
+    const url = `${base}${suffix}${query}`;
+    const res = await (await fetchFor(url))(url, {
       method,
       headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28', 'user-agent': 'codex-auth' },
       signal: AbortSignal.timeout(TIMEOUT_MS),
