@@ -7,7 +7,7 @@ import { parseAuthFile, type AuthFile } from '../auth-file.js';
 import { errorMessage, UserError } from '../errors.js';
 import { fetchFor } from '../github.js';
 import { open, seal, sealKey, SealError, type SealKey } from './seal.js';
-import type { PersistResult, Store, StoreDeps, Stored } from './store.js';
+import { swapDecision, type PersistResult, type Store, type StoreDeps, type Stored } from './store.js';
 
 const TWIRP_PATH = 'twirp/github.actions.results.api.v1.CacheService';
 /** Our own lookups retry 5xx and network errors this often, waiting RETRY_MS, then twice that. */
@@ -91,8 +91,8 @@ export class CacheStore implements Store {
   async persist(next: AuthFile, baseVersion: string | null): Promise<PersistResult> {
     const service = await this.ready();
     const current = await this.current(service, baseVersion);
-    if (current?.auth.hash === next.hash) return 'unchanged';
-    if (current && (current.auth.info.lastRefresh ?? 0) >= (next.info.lastRefresh ?? 0)) return { conflict: current };
+    const decided = swapDecision(current, next);
+    if (decided) return decided;
     const { ctx, inputs, clock } = this.deps;
     const key = `${inputs.key}-${ctx.runId || 'local'}-${ctx.runAttempt}-${clock.now()}`;
     await this.save(key, seal(this.sealKey, next.text));

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { hashText, parseAuthFile, type AuthFile } from '../auth-file.js';
 import { childEnv } from '../child-env.js';
 import { errorMessage, UserError } from '../errors.js';
-import type { PersistResult, Store, StoreDeps, Stored } from './store.js';
+import { swapDecision, type PersistResult, type Store, type StoreDeps, type Stored } from './store.js';
 
 /** More output than this is not an auth.json (parseAuthFile stops at 256 KiB); it is not kept either. */
 const MAX_OUTPUT_BYTES = 1024 * 1024;
@@ -62,8 +62,8 @@ export class CommandStore implements Store {
 
   async persist(next: AuthFile, baseVersion: string | null): Promise<PersistResult> {
     const current = await this.current(baseVersion);
-    if (current?.auth.hash === next.hash) return 'unchanged';
-    if (current && (current.auth.info.lastRefresh ?? 0) >= (next.info.lastRefresh ?? 0)) return { conflict: current };
+    const decided = swapDecision(current, next);
+    if (decided) return decided;
     const run = await runShell(this.deps.inputs.persistCommand, commandEnv(this.env, this.deps.inputs.key), next.text);
     this.relay('persist-command', run.stderr);
     if (run.code !== 0) {

@@ -52,6 +52,17 @@ export async function createStore(kind: StoreKind, deps: StoreDeps): Promise<Sto
   }
 }
 
+/**
+ * DESIGN §3.3, the compare-and-swap rule of every store that can say what it holds now: `current` is the
+ * store's copy when it moved on since this job restored (null when it did not). The newer copy wins; at a
+ * tie the store's copy is kept. Returns null when `next` should be written.
+ */
+export function swapDecision(current: Stored | null, next: AuthFile): PersistResult | null {
+  if (current?.auth.hash === next.hash) return 'unchanged';
+  if (current && (current.auth.info.lastRefresh ?? 0) >= (next.info.lastRefresh ?? 0)) return { conflict: current };
+  return null;
+}
+
 /** Human name of a store in messages. */
 export function storeName(kind: StoreKind): string {
   return { runner: 'runner', cache: 'Actions cache', command: 'command', 'github-secret': 'GitHub secret' }[kind];
