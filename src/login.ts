@@ -10,7 +10,7 @@ import { saveMainState } from './state.js';
  * no refresh to serialize, so no store and no lock; cleanup removes Codex's own file at the end.
  */
 export async function loginWithSecret(ctx: RunContext, inputs: Inputs, prompt: string, log: Log): Promise<void> {
-  const { ensureCodex, codexLogin, runCodexExec } = await import('./codex.js');
+  const { ensureCodex, codexLogin } = await import('./codex.js');
   await ensurePrivateDir(inputs.codexHome);
   saveMainState({ v: 1, lock: { kind: 'none' }, lockWaitMs: 0, loginHome: { codexHome: inputs.codexHome, cleanup: inputs.cleanup } });
   const codex = await ensureCodex(inputs.codexVersion, ctx, log);
@@ -25,11 +25,6 @@ export async function loginWithSecret(ctx: RunContext, inputs: Inputs, prompt: s
   core.setOutput('refreshed', 'false');
   core.setOutput('lock-wait-seconds', '0');
   if (!prompt) return;
-  const result = await runCodexExec({ codex, codexHome: inputs.codexHome, prompt, args: inputs.codexArgs, cwd: inputs.workingDirectory, runnerTemp: ctx.runnerTemp });
-  core.setOutput('exit-code', String(result.exitCode));
-  core.setOutput('final-message', result.finalMessage);
-  if (result.exitCode !== 0) {
-    const { reportCodexFailure } = await import('./summary.js');
-    await reportCodexFailure(result, inputs);
-  }
+  const { runCodexStep } = await import('./codex-step.js');
+  await runCodexStep({ ctx, inputs, codex, prompt, refreshed: async () => false });
 }

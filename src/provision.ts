@@ -6,6 +6,8 @@ import { storeName, type Store } from './stores/store.js';
 
 export interface Provisioned {
   auth: AuthFile;
+  /** where auth.json is */
+  authPath: string;
   /** `seed`, or the store's kind */
   source: string;
   /** sha256 of auth.json's bytes on disk as main leaves them */
@@ -42,7 +44,7 @@ export async function provisionAuth(options: {
   const backupPath = path.join(options.scratchDir, 'last-good.json');
   await fs.mkdir(options.scratchDir, { recursive: true, mode: 0o700 });
   await fs.writeFile(backupPath, auth.text, { mode: 0o600, flag: 'wx' });
-  return { auth, source, fileHash: hashText(auth.text), storeVersion: stored?.version ?? null, backupPath };
+  return { auth, authPath, source, fileHash: hashText(auth.text), storeVersion: stored?.version ?? null, backupPath };
 }
 
 /** Reads back the private copy main kept; null when it is gone. */

@@ -2,12 +2,12 @@ import * as core from '@actions/core';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { isStale, iso, maskEmail, ensurePrivateDir } from './auth-file.js';
-import { readContext } from './context.js';
+import { readContext, type RunContext } from './context.js';
 import { errorMessage, UserError } from './errors.js';
-import { readInputs } from './inputs.js';
+import { readInputs, type Inputs } from './inputs.js';
 import { systemClock, type Clock, type Log } from './log.js';
 import { createLock, type Acquired, type Lock } from './locks/lock.js';
-import { provisionAuth, updateBackup } from './provision.js';
+import { provisionAuth, updateBackup, type Provisioned } from './provision.js';
 import { saveMainState, type MainState } from './state.js';
 import { createStore } from './stores/store.js';
 import { assertTrusted } from './trust.js';
@@ -29,20 +29,34 @@ export async function runMain(deps: MainDeps = defaultDeps()): Promise<void> {
   }
 }
 
-async function main({ log, clock, env }: MainDeps): Promise<void> {
-  const ctx = readContext(env);
-  const inputs = readInputs(ctx, env);
+async function main(deps: MainDeps): Promise<void> {
+  const ctx = readContext(deps.env);
+  const inputs = readInputs(ctx, deps.env);
   await assertTrusted(ctx, inputs.allowUntrusted);
   const prompt = await readPrompt(inputs);
   if (inputs.mode !== 'chatgpt') {
     const { loginWithSecret } = await import('./login.js');
-    return loginWithSecret(ctx, inputs, prompt, log);
+    return loginWithSecret(ctx, inputs, prompt, deps.log);
   }
   if (inputs.store === 'runner' && ctx.runnerEnvironment === 'github-hosted') {
-    log.warning('`store: runner` on a GitHub-hosted runner: the runner is discarded after the job, and the refreshed auth.json with it. Use `store: cache`, `github-secret` or `command` on ephemeral runners.');
+    deps.log.warning('`store: runner` on a GitHub-hosted runner: the runner is discarded after the job, and the refreshed auth.json with it. Use `store: cache`, `github-secret` or `command` on ephemeral runners.');
   }
-  await ensurePrivateDir(inputs.codexHome);
+  const state = await takeLock(ctx, inputs, deps);
+  const provisioned = await restoreAuth(ctx, inputs, state, deps);
+  publishAuth(inputs, provisioned, deps);
+  if (!prompt) {
+    core.setOutput('refreshed', 'false');
+    return;
+  }
+  const { ensureCodex, runCodexStep } = await import('./codex-step.js');
+  const codex = await ensureCodex(inputs.codexVersion, ctx, deps.log);
+  const restored = { hash: provisioned.fileHash, lastRefresh: provisioned.auth.info.lastRefresh };
+  await runCodexStep({ ctx, inputs, codex, prompt, refreshed: () => updateBackup(provisioned.backupPath, provisioned.authPath, restored) });
+}
 
+/** Takes the lock and saves its handle as state at once, so that post releases it whatever happens next. */
+async function takeLock(ctx: RunContext, inputs: Inputs, { log, clock }: MainDeps): Promise<MainState> {
+  await ensurePrivateDir(inputs.codexHome);
   const lock = await createLock(inputs.lock, { ctx, log, clock, codexHome: inputs.codexHome, key: inputs.key, lockRepository: inputs.lockRepository, githubToken: inputs.githubToken });
   const acquired = await acquireUntilCancelled(lock, inputs.lockTimeoutMs);
   // loginHome: post cleans up codex-home even if main fails between writing auth.json and saving `ready`
@@ -50,7 +64,11 @@ async function main({ log, clock, env }: MainDeps): Promise<void> {
   saveMainState(state);
   core.setOutput('lock-wait-seconds', (acquired.waitedMs / 1000).toFixed(3));
   if (acquired.handle.kind !== 'none') log.info(`Holding the ${acquired.handle.kind} lock since ${new Date(clock.now()).toISOString()} (waited ${(acquired.waitedMs / 1000).toFixed(1)} s).`);
+  return state;
+}
 
+/** Restores from the store (or seeds), writes auth.json, and saves what post needs as state. */
+async function restoreAuth(ctx: RunContext, inputs: Inputs, state: MainState, { log, clock }: MainDeps): Promise<Provisioned> {
   const authPath = path.join(inputs.codexHome, 'auth.json');
   const scratchDir = path.join(ctx.runnerTemp, `codex-auth-${randomBytes(6).toString('hex')}`);
   const store = await createStore(inputs.store, { ctx, inputs, log, clock, authPath });
@@ -70,30 +88,19 @@ async function main({ log, clock, env }: MainDeps): Promise<void> {
     email: info.email,
   };
   saveMainState(state);
+  return provisioned;
+}
 
-  core.exportVariable('CODEX_HOME', inputs.codexHome);
+/** CODEX_HOME for later steps, and the outputs that describe the auth.json in use. */
+function publishAuth(inputs: Inputs, provisioned: Provisioned, { log, clock }: MainDeps): void {
+  const { info } = provisioned.auth;
   const stale = isStale(info, clock.now());
+  core.exportVariable('CODEX_HOME', inputs.codexHome);
   core.setOutput('codex-home', inputs.codexHome);
   core.setOutput('source', provisioned.source);
   core.setOutput('last-refresh', iso(info.lastRefresh));
   core.setOutput('stale', String(stale));
   log.info(`auth.json for ${maskEmail(info.email)} (account ${info.accountId}) is in ${inputs.codexHome}; last refresh ${iso(info.lastRefresh) || 'unknown'}${stale ? '; Codex will refresh it on its next request' : ''}.`);
-
-  if (!prompt) {
-    core.setOutput('refreshed', 'false');
-    return;
-  }
-  const { ensureCodex, runCodexExec } = await import('./codex.js');
-  const codex = await ensureCodex(inputs.codexVersion, ctx, log);
-  const result = await runCodexExec({ codex, codexHome: inputs.codexHome, prompt, args: inputs.codexArgs, cwd: inputs.workingDirectory, runnerTemp: ctx.runnerTemp });
-  const refreshed = await updateBackup(provisioned.backupPath, authPath, { hash: provisioned.fileHash, lastRefresh: info.lastRefresh });
-  core.setOutput('refreshed', String(refreshed));
-  core.setOutput('exit-code', String(result.exitCode));
-  core.setOutput('final-message', result.finalMessage);
-  if (result.exitCode !== 0) {
-    const { reportCodexFailure } = await import('./summary.js');
-    await reportCodexFailure(result, inputs);
-  }
 }
 
 /** A job cancelled while it waits (the runner sends SIGINT, then SIGTERM) leaves the queue, not a ticket. */

@@ -1,0 +1,22 @@
+import * as core from '@actions/core';
+import { runCodexExec } from './codex.js';
+
+export { ensureCodex } from './codex.js';
+import type { RunContext } from './context.js';
+import type { Inputs } from './inputs.js';
+
+/**
+ * main's own `codex exec` (with `prompt`): runs it, sets `exit-code`, `final-message` and `refreshed`, and
+ * fails the step with a diagnosis when Codex failed. `refreshed()` says whether Codex rewrote auth.json.
+ */
+export async function runCodexStep(options: { ctx: RunContext; inputs: Inputs; codex: string; prompt: string; refreshed: () => Promise<boolean> }): Promise<void> {
+  const { ctx, inputs, codex, prompt } = options;
+  const result = await runCodexExec({ codex, codexHome: inputs.codexHome, prompt, args: inputs.codexArgs, cwd: inputs.workingDirectory, runnerTemp: ctx.runnerTemp });
+  core.setOutput('refreshed', String(await options.refreshed()));
+  core.setOutput('exit-code', String(result.exitCode));
+  core.setOutput('final-message', result.finalMessage);
+  if (result.exitCode !== 0) {
+    const { reportCodexFailure } = await import('./summary.js');
+    await reportCodexFailure(result, inputs);
+  }
+}
