@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeAuthJson, makeRefreshToken } from '../support/codex-backend.js';
 import { startCacheService, type CacheService } from '../support/cache-service.js';
-import { leakedSecrets, newRunner, replaceAuthFile, runStep, stepLogs, type Runner, type StepOptions, type StepResult } from '../support/runner.js';
+import { leakedSecrets, newRunner, recordedSteps, replaceAuthFile, stepLogs, type Runner, type StepOptions, type StepResult } from '../support/runner.js';
 
 jest.setTimeout(120_000);
 
@@ -58,17 +58,7 @@ function step(seed: string, runId: string, env: Record<string, string> = {}): St
   };
 }
 
-async function main(o: StepOptions): Promise<StepResult> {
-  const result = await runStep('main', o);
-  steps.push(result);
-  return result;
-}
-
-async function post(o: StepOptions, after: StepResult): Promise<StepResult> {
-  const result = await runStep('post', { ...o, state: after.state, jobEnv: after.env });
-  steps.push(result);
-  return result;
-}
+const { main, post } = recordedSteps(steps);
 
 describe('store: cache, the ephemeral round trip', () => {
   const seed = authJson(Date.now() - 9 * DAY);

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeAuthJson, makeRefreshToken } from '../support/codex-backend.js';
-import { leakedSecrets, newRunner, replaceAuthFile, ROOT, runStep, stepLogs, type Runner, type StepOptions, type StepResult } from '../support/runner.js';
+import { leakedSecrets, newRunner, recordedSteps, replaceAuthFile, ROOT, stepLogs, type Runner, type StepOptions, type StepResult } from '../support/runner.js';
 
 jest.setTimeout(60_000);
 
@@ -54,17 +54,7 @@ function step(seed: string, runId: string, env: Record<string, string> = {}): St
   };
 }
 
-async function main(o: StepOptions): Promise<StepResult> {
-  const result = await runStep('main', o);
-  steps.push(result);
-  return result;
-}
-
-async function post(o: StepOptions, after: StepResult): Promise<StepResult> {
-  const result = await runStep('post', { ...o, state: after.state, jobEnv: after.env });
-  steps.push(result);
-  return result;
-}
+const { main, post } = recordedSteps(steps);
 
 describe('store: command, the ephemeral round trip', () => {
   const seed = authJson(Date.now() - 9 * DAY);

@@ -222,3 +222,12 @@ export function replaceAuthFile(codexHome: string, text: string): void {
   writeFileSync(`${file}.tmp`, text, { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
 }
+
+/** main and post that also keep every result in `log`, for the suite's leak scan. */
+export function recordedSteps(log: StepResult[]) {
+  const keep = (result: StepResult) => (log.push(result), result);
+  return {
+    main: async (o: StepOptions) => keep(await runStep('main', o)),
+    post: async (o: StepOptions, after: StepResult) => keep(await runPostAfter(o, after)),
+  };
+}
