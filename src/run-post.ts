@@ -49,6 +49,7 @@ export async function runPost(deps: MainDeps = defaultDeps()): Promise<void> {
         accountId: state.ready.accountId,
         email: state.ready.email,
         lockWaitMs: state.lockWaitMs,
+        lock: state.lock.kind,
         persisted: outcome?.summary ?? 'failed',
         lastRefresh: kept ? kept.lastRefresh : state.ready.restoredLastRefresh,
         nextRefresh: kept ? nextRefreshAt(kept) : null,

@@ -40,6 +40,8 @@ export interface PostReport {
   accountId: string;
   email: string | null;
   lockWaitMs: number;
+  /** `file`, `github` or `none` */
+  lock: string;
   /** what post did with the refreshed file, in a few words */
   persisted: string;
   /** last_refresh and next refresh of the file that is kept */
@@ -58,7 +60,7 @@ export async function writePostSummary(report: PostReport, now: number): Promise
     ['Next refresh due', iso(report.nextRefresh) || 'unknown'],
     ['Refreshed in this job', report.refreshed ? 'yes' : 'no'],
     ['Persisted', report.persisted],
-    ['Lock wait', `${(report.lockWaitMs / 1000).toFixed(1)} s`],
+    ['Lock', report.lock === 'none' ? 'none' : `${report.lock} lock, waited ${(report.lockWaitMs / 1000).toFixed(1)} s`],
   ];
   await core.summary
     .addHeading('Codex auth', 3)

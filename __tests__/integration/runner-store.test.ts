@@ -64,6 +64,8 @@ describe('persistent runner, runner store, real codex', () => {
     expect(post.exitCode).toBe(0);
     expect(post.stdout).toContain('stays in');
     expect(post.summary).toContain('refreshed file kept in place');
+    expect(post.summary).toMatch(/<td>Lock<\/td><td>file lock, waited \d+\.\d s<\/td>/);
+    expect(post.summary).toContain('ci…@example.com (acct-111)');
     const kept = authText();
     expect(refreshTokenOf(kept)).toBe(family.refreshToken);
     expect(refreshTokenOf(kept)).not.toBe(refreshTokenOf(seed));
