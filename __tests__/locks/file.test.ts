@@ -10,6 +10,7 @@ import { UserError } from '../../src/errors.js';
 import { FileLock } from '../../src/locks/file.js';
 import { LEASE_MS, type Acquired, type LockHandle } from '../../src/locks/lock.js';
 import { systemClock, type Clock } from '../../src/log.js';
+import { startGithubApi } from '../support/github-api.js';
 import { cleanupTempDirs, fakeClock, recordingLog, rejection, runContext, T0, tempDir, type FakeClock, type RecordingLog } from '../support/fixtures.js';
 
 afterAll(cleanupTempDirs);
@@ -311,5 +312,28 @@ describe('several acquirers at once (real clock)', () => {
     expect(got.waitedMs).toBeLessThan(35_000);
     expect(b.log.text('info')).toContain('let its lease run out');
     expect(readdirSync(home)).toEqual(['codex-auth.lock']);
+  });
+});
+
+describe('a holder whose run the GitHub API reports completed', () => {
+  test('is taken over at once, with the run named; while its run is in progress, it is waited for', async () => {
+    const api = await startGithubApi();
+    try {
+      const home = tempDir();
+      const clock = fakeClock();
+      const holderJob = { repository: 'octo/repo', runId: '4242', runAttempt: '1', job: 'codex', runnerName: 'host-a', apiUrl: api.url };
+      await new FileLock({ ctx: runContext(holderJob), log: recordingLog(), clock, codexHome: home, key: 'codex-auth', lockRepository: 'octo/repo', githubToken: 'ghs_holder' }).acquire({ timeoutMs: 1000 });
+      api.setRunStatus('octo/repo', 4242, 'in_progress');
+      const log = recordingLog();
+      const waiter = new FileLock({ ctx: runContext({ repository: 'octo/repo', runId: '4243', job: 'codex', runnerName: 'host-b', apiUrl: api.url }), log, clock, codexHome: home, key: 'codex-auth', lockRepository: 'octo/repo', githubToken: 'ghs_waiter' });
+      await expect(waiter.acquire({ timeoutMs: 5_000 })).rejects.toThrow(/Timed out .* held by job 'codex'/);
+      api.setRunStatus('octo/repo', 4242, 'completed', 'failure');
+      clock.advance(31_000);
+      const { waitedMs } = await waiter.acquire({ timeoutMs: 5_000 });
+      expect(waitedMs).toBe(0);
+      expect(log.lines.map((l) => l.message).join('\n')).toMatch(/Taking over the lock .*runs\/4242 .*reports completed \(failure\)/);
+    } finally {
+      await api.stop();
+    }
   });
 });

@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as z from 'zod/mini';
 import { runUrl } from '../context.js';
-import { UserError } from '../errors.js';
+import { errorMessage, UserError } from '../errors.js';
+import { createGithubApi, repoPath, type GithubApi } from '../github.js';
 import { ensurePrivateDir } from '../auth-file.js';
 import { leaseMsFrom, ownerFor, type Acquired, type Lock, type LockDeps, type LockHandle, type LockOwner } from './lock.js';
 
@@ -23,15 +24,20 @@ const POLL_MIN_MS = 200;
 const POLL_MAX_MS = 2000;
 /** A takeover takes milliseconds; a guard this old was left by a waiter that died while taking over. */
 const GUARD_STALE_MS = 30_000;
+/** How often a waiter asks the runs API about one holder's run. */
+const RUN_CHECK_MS = 30_000;
 
 /**
  * `lock: file`: one host, several runners sharing one `codex-home`. The lock is a file next to auth.json,
  * made visible atomically with link(2) (it fails when the name exists), holding its owner. The holder's
  * process exits between main and post, so liveness cannot come from a process: a holder is dead when its
- * lease ran out, or when its runner now runs another job (a runner runs one job at a time).
+ * lease ran out, when its runner now runs another job (a runner runs one job at a time), or when the
+ * GitHub API says its run attempt completed.
  */
 export class FileLock implements Lock {
   private readonly lockPath: string;
+  private readonly nextRunCheck = new Map<string, number>();
+  private api: Promise<GithubApi> | null = null;
 
   constructor(private readonly deps: LockDeps) {
     this.lockPath = path.join(deps.codexHome, 'codex-auth.lock');
@@ -49,8 +55,9 @@ export class FileLock implements Lock {
         return { handle: { kind: 'file', path: this.lockPath, token }, waitedMs: clock.now() - started };
       }
       const holder = await this.readHolder();
-      if (holder && this.isDead(holder) && (await this.removeIfStill(holder))) {
-        log.info(`Taking over the lock ${this.lockPath}: its holder (${describe(holder, ctx)}) ${this.deathReason(holder)}.`);
+      const dead = holder ? this.deathReason(holder) || (await this.runCompleted(holder)) : '';
+      if (holder && dead && (await this.removeIfStill(holder))) {
+        log.info(`Taking over the lock ${this.lockPath}: its holder (${describe(holder, ctx)}) ${dead}.`);
         continue;
       }
       if (holder && this.isThisJob(holder)) {
@@ -117,8 +124,27 @@ export class FileLock implements Lock {
     return holder.runnerName === ctx.runnerName && holder.repository === ctx.repository && holder.runId === ctx.runId && holder.runAttempt === ctx.runAttempt && holder.job === ctx.job;
   }
 
-  private isDead(holder: FileOwner): boolean {
-    return this.deathReason(holder) !== '';
+  /**
+   * Asks the runs API whether the holder's run attempt is over (a job whose runner died never runs its post
+   * step). Best effort, one conditional GET at most every RUN_CHECK_MS per holder; without a token, or when
+   * the API cannot tell, only the lease and the runner rule count. Returns a reason, or ''.
+   */
+  private async runCompleted(holder: FileOwner): Promise<string> {
+    const { ctx, clock, log, githubToken } = this.deps;
+    if (!githubToken || !/^\d+$/.test(holder.runId) || !/^\d+$/.test(holder.runAttempt) || !/^[\w.-]+\/[\w.-]+$/.test(holder.repository)) return '';
+    const now = clock.now();
+    if ((this.nextRunCheck.get(holder.token) ?? 0) > now) return '';
+    this.nextRunCheck.set(holder.token, now + RUN_CHECK_MS);
+    try {
+      this.api ??= createGithubApi({ apiUrl: ctx.apiUrl, token: githubToken, clock, log, attempts: 1, attemptTimeoutMs: 5000 });
+      const path = `${repoPath(holder.repository)}/actions/runs/${holder.runId}/attempts/${holder.runAttempt}`;
+      const run = await (await this.api).request<{ status?: string; conclusion?: string | null }>('GET', path, { conditional: true, accept: [401, 403, 404] });
+      if (run.status !== 200 || run.data?.status !== 'completed') return '';
+      return `belongs to a run attempt the GitHub API reports completed${run.data.conclusion ? ` (${run.data.conclusion})` : ''}`;
+    } catch (error) {
+      log.debug(`Could not ask the GitHub API about the lock holder's run: ${errorMessage(error)}`);
+      return '';
+    }
   }
 
   private deathReason(holder: FileOwner): string {
