@@ -4,7 +4,6 @@ import { nextRefreshAt } from './auth-file.js';
 import { readContext } from './context.js';
 import { errorMessage } from './errors.js';
 import { readInputs } from './inputs.js';
-import { systemClock } from './log.js';
 import { createLock, type LockHandle } from './locks/lock.js';
 import { persistAuth, removeAuthFiles, type PersistOutcome } from './persist.js';
 import { removeScratch } from './provision.js';
@@ -63,8 +62,16 @@ export async function runPost(deps: MainDeps = defaultDeps()): Promise<void> {
 async function release(handle: LockHandle | null, { log, clock, env }: MainDeps): Promise<void> {
   if (!handle || handle.kind === 'none') return;
   try {
-    const ctx = readContext(env);
-    const lock = await createLock(handle.kind, { ctx, log, clock: clock ?? systemClock, codexHome: path.dirname(handle.kind === 'file' ? handle.path : '.'), key: '', lockRepository: handle.kind === 'github' ? handle.repository : '', githubToken: core.getInput('github-token') });
+    // Only the handle decides what is released: post never re-derives main's lock from the inputs.
+    const lock = await createLock(handle.kind, {
+      ctx: readContext(env),
+      log,
+      clock,
+      codexHome: handle.kind === 'file' ? path.dirname(handle.path) : '',
+      key: '',
+      lockRepository: handle.kind === 'github' ? handle.repository : '',
+      githubToken: core.getInput('github-token'),
+    });
     await lock.release(handle);
     log.info(`Released the ${handle.kind} lock at ${new Date(clock.now()).toISOString()}.`);
   } catch (error) {
