@@ -13,8 +13,9 @@ const CONTRACT_INPUTS: Record<string, string> = {
   'persist-command': '', 'secret-name': 'CODEX_AUTH_JSON', 'secret-token': '', 'secret-repository': '', 'secret-environment': '',
   lock: 'auto', 'lock-timeout': '3600', 'lock-repository': '', 'github-token': '${{ github.token }}', prompt: '', 'prompt-file': '',
   'codex-args': '', 'codex-version': '', 'working-directory': '', cleanup: 'auto', 'allow-untrusted': 'false', 'openai-api-key': '', 'access-token': '',
+  refresh: 'auto', 'lock-scope': 'job', 'min-validity': '21600', 'safety-strategy': 'auto',
 };
-const CONTRACT_OUTPUTS = ['codex-home', 'source', 'last-refresh', 'stale', 'refreshed', 'exit-code', 'final-message', 'lock-wait-seconds'];
+const CONTRACT_OUTPUTS = ['codex-home', 'source', 'last-refresh', 'stale', 'refreshed', 'exit-code', 'final-message', 'lock-wait-seconds', 'expires-at'];
 
 interface Action {
   inputs: Record<string, { description: string; default?: string; required?: boolean }>;

@@ -47,7 +47,21 @@ describe('defaults and auto', () => {
       prompt: '',
       promptFile: '',
       allowUntrusted: false,
+      refresh: 'auto',
+      lockScope: 'job',
+      minValidityMs: 21600_000,
+      safetyStrategy: 'auto',
     });
+  });
+
+  test('refresh, lock-scope, min-validity and safety-strategy take their documented values', () => {
+    expect(read({ refresh: 'force', 'lock-scope': 'refresh', 'min-validity': '600', 'safety-strategy': 'unprivileged-user' })).toMatchObject({
+      refresh: 'force',
+      lockScope: 'refresh',
+      minValidityMs: 600_000,
+      safetyStrategy: 'unprivileged-user',
+    });
+    expect(read({ 'safety-strategy': 'none' }).safetyStrategy).toBe('none');
   });
 
   test('a GitHub-hosted runner: `auto` is the cache store, the github lock and cleanup', () => {
@@ -108,6 +122,21 @@ describe('bad values name the input and what is allowed', () => {
     expect(error.message).toContain('`store`');
     expect(error.message).toContain(`'${value}'`);
     for (const allowed of ['runner', 'cache', 'github-secret', 'command', 'auto']) expect(error.message).toContain(`\`${allowed}\``);
+  });
+
+  test.each([
+    ['refresh', 'always', ['auto', 'force']],
+    ['lock-scope', 'step', ['job', 'refresh']],
+    ['safety-strategy', 'drop-sudo', ['unprivileged-user', 'none', 'auto']],
+  ])('%s %p', (name, value, allowed) => {
+    const error = failure({ [name]: value });
+    expect(error.message).toContain(`\`${name}\``);
+    expect(error.message).toContain(`'${value}'`);
+    for (const a of allowed) expect(error.message).toContain(`\`${a}\``);
+  });
+
+  test('min-validity is whole seconds', () => {
+    expect(failure({ 'min-validity': '6h' }).message).toContain('`min-validity`');
   });
 
   test.each(['flock', 'redis', 'File'])('lock %p', (value) => {

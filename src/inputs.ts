@@ -9,6 +9,13 @@ export const LOCKS = ['none', 'file', 'github'] as const;
 export type StoreKind = (typeof STORES)[number];
 export type LockKind = (typeof LOCKS)[number];
 export type AuthMode = 'chatgpt' | 'api-key' | 'access-token';
+export const REFRESH_MODES = ['auto', 'force'] as const;
+export const LOCK_SCOPES = ['job', 'refresh'] as const;
+export const SAFETY_STRATEGIES = ['unprivileged-user', 'none'] as const;
+export type RefreshMode = (typeof REFRESH_MODES)[number];
+export type LockScope = (typeof LOCK_SCOPES)[number];
+/** `auto` is resolved where the runner can be probed (codex/agent-user.ts), not here. */
+export type SafetyStrategy = (typeof SAFETY_STRATEGIES)[number] | 'auto';
 
 /** Every input, validated, with `auto` resolved. The only module that reads inputs. */
 export interface Inputs {
@@ -37,6 +44,10 @@ export interface Inputs {
   allowUntrusted: boolean;
   openaiApiKey: string;
   accessToken: string;
+  refresh: RefreshMode;
+  lockScope: LockScope;
+  minValidityMs: number;
+  safetyStrategy: SafetyStrategy;
 }
 
 const input = (name: string): string => core.getInput(name);
@@ -48,8 +59,9 @@ function secretInput(name: string): string {
   return value;
 }
 
-function choice<T extends string>(name: string, allowed: readonly T[], withAuto: boolean): T | 'auto' {
-  const value = input(name) || (withAuto ? 'auto' : '');
+/** One of `allowed` (plus `auto` when `withAuto`); an empty input is `fallback`. */
+function choice<T extends string>(name: string, allowed: readonly T[], withAuto: boolean, fallback: string = withAuto ? 'auto' : ''): T | 'auto' {
+  const value = input(name) || fallback;
   const options = withAuto ? [...allowed, 'auto'] : [...allowed];
   if (!options.includes(value)) {
     throw new UserError(`Input \`${name}\` is '${value}', which is not one of: ${options.map((o) => `\`${o}\``).join(', ')}.`);
@@ -227,5 +239,9 @@ export function readInputs(ctx: RunContext, env: NodeJS.ProcessEnv = process.env
     allowUntrusted: bool('allow-untrusted', false) as boolean,
     openaiApiKey,
     accessToken,
+    refresh: choice('refresh', REFRESH_MODES, false, 'auto') as RefreshMode,
+    lockScope: choice('lock-scope', LOCK_SCOPES, false, 'job') as LockScope,
+    minValidityMs: seconds('min-validity', 21600) * 1000,
+    safetyStrategy: choice('safety-strategy', SAFETY_STRATEGIES, true),
   };
 }

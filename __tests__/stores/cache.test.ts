@@ -65,7 +65,8 @@ function inputs(over: Partial<Inputs>): Inputs {
     mode: 'chatgpt', authJson: '', store: 'cache', codexHome: '', key: 'codex-auth', encryptionKey: '', restoreCommand: '', persistCommand: '',
     secretName: 'CODEX_AUTH_JSON', secretToken: '', secretRepository: 'octo/repo', secretEnvironment: '', lock: 'none', lockTimeoutMs: 0,
     lockRepository: 'octo/repo', githubToken: 'ghs_faketoken_for_tests', prompt: '', promptFile: '', codexArgs: [], codexVersion: '',
-    workingDirectory: '', cleanup: true, allowUntrusted: false, openaiApiKey: '', accessToken: '', ...over,
+    workingDirectory: '', cleanup: true, allowUntrusted: false, openaiApiKey: '', accessToken: '',
+    refresh: 'auto', lockScope: 'job', minValidityMs: 21600000, safetyStrategy: 'none', ...over,
   };
 }
 
