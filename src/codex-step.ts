@@ -1,5 +1,7 @@
 import * as core from '@actions/core';
+import { stat } from 'node:fs/promises';
 import { runCodexExec } from './codex.js';
+import { UserError } from './errors.js';
 
 export { ensureCodex } from './codex.js';
 import type { RunContext } from './context.js';
@@ -11,6 +13,7 @@ import type { Inputs } from './inputs.js';
  */
 export async function runCodexStep(options: { ctx: RunContext; inputs: Inputs; codex: string; prompt: string; refreshed: () => Promise<boolean> }): Promise<void> {
   const { ctx, inputs, codex, prompt } = options;
+  await assertWorkingDirectory(inputs.workingDirectory);
   const result = await runCodexExec({ codex, codexHome: inputs.codexHome, prompt, args: inputs.codexArgs, cwd: inputs.workingDirectory, runnerTemp: ctx.runnerTemp });
   core.setOutput('refreshed', String(await options.refreshed()));
   core.setOutput('exit-code', String(result.exitCode));
@@ -19,4 +22,13 @@ export async function runCodexStep(options: { ctx: RunContext; inputs: Inputs; c
     const { reportCodexFailure } = await import('./summary.js');
     await reportCodexFailure(result, inputs);
   }
+}
+
+/** A missing directory would otherwise surface as "Failed to start …/codex", which sends people after the CLI. */
+async function assertWorkingDirectory(dir: string): Promise<void> {
+  const found = await stat(dir).catch((error: NodeJS.ErrnoException) => error);
+  if (found instanceof Error) {
+    throw new UserError(`Input \`working-directory\` is ${dir}, which ${found.code === 'ENOENT' ? 'does not exist' : `cannot be used (${found.code ?? found.message})`}: Codex runs there. Create it in an earlier step (check out the repository first), or fix \`working-directory\` (relative paths start at the workspace).`);
+  }
+  if (!found.isDirectory()) throw new UserError(`Input \`working-directory\` is ${dir}, which is not a directory: Codex runs there. Point \`working-directory\` at a directory (relative paths start at the workspace).`);
 }

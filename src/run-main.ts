@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { isStale, iso, maskEmail, ensurePrivateDir } from './auth-file.js';
 import { readContext, type RunContext } from './context.js';
-import { errorMessage, UserError } from './errors.js';
+import { errorMessage, stackOf, UserError } from './errors.js';
 import { readInputs, type Inputs } from './inputs.js';
 import { systemClock, type Clock, type Log } from './log.js';
 import { createLock, type Acquired, type Lock } from './locks/lock.js';
@@ -25,6 +25,8 @@ export async function runMain(deps: MainDeps = defaultDeps()): Promise<void> {
   try {
     await main(deps);
   } catch (error) {
+    const stack = stackOf(error);
+    if (stack) core.debug(stack);
     core.setFailed(errorMessage(error));
   }
 }
