@@ -108,7 +108,7 @@ function signalNumber(signal: NodeJS.Signals): number {
 /** `codex login --with-api-key` / `--with-access-token`, the secret on stdin, nothing echoed. */
 export async function codexLogin(codex: string, codexHome: string, flag: '--with-api-key' | '--with-access-token', secret: string): Promise<void> {
   const result = await runCommand(codex, ['login', '-c', 'cli_auth_credentials_store="file"', flag], {
-    label: `\`codex login ${flag}\``,
+    label: `\`codex login ${flag}\` (for \`${flag === '--with-api-key' ? 'openai-api-key' : 'access-token'}\`)`,
     timeoutMs: LOGIN_TIMEOUT_MS,
     onTimeout: "Codex may be waiting for a network that does not answer (an access-token login asks OpenAI's auth server): check the runner's network and proxy settings.",
     stdin: secret,
