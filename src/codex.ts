@@ -157,6 +157,18 @@ function signalNumber(signal: NodeJS.Signals): number {
   return { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[signal as string] ?? 0;
 }
 
+/** `codex login` exited non-zero: its code and the last lines it printed, for the mode to explain. */
+export class CodexLoginError extends UserError {
+  override name = 'CodexLoginError';
+  constructor(
+    readonly flag: string,
+    readonly exitCode: number,
+    readonly reason: string,
+  ) {
+    super(`\`codex login ${flag}\` failed (exit ${exitCode}): ${reason}`);
+  }
+}
+
 /** `codex login --with-api-key` / `--with-access-token`, the secret on stdin, nothing echoed. */
 export async function codexLogin(codex: string, codexHome: string, flag: '--with-api-key' | '--with-access-token', secret: string): Promise<void> {
   const { getExecOutput } = await import('@actions/exec');
@@ -168,6 +180,6 @@ export async function codexLogin(codex: string, codexHome: string, flag: '--with
   });
   if (result.exitCode !== 0) {
     const why = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' ');
-    throw new UserError(`\`codex login ${flag}\` failed (exit ${result.exitCode}): ${why}`);
+    throw new CodexLoginError(flag, result.exitCode, why);
   }
 }
