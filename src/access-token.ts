@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
 import * as z from 'zod/mini';
+import { NEW_TOKEN_FIX } from './diagnose.js';
 import { UserError } from './errors.js';
 
 /**
@@ -13,10 +14,6 @@ export type AccessToken = { kind: 'personal' } | { kind: 'agent-identity'; expir
 
 export const EXPIRY_WARNING_DAYS = 7;
 const DAY_MS = 86_400_000;
-
-/** What every refusal tells the user to do: fits CI, where nobody can "log out and sign in again". */
-export const NEW_TOKEN_FIX =
-  "Create a new Codex access token in ChatGPT (the workspace's access tokens page), within the workspace's expiration limit, and update the secret passed as `access-token`.";
 
 const PersonalToken = z.string().check(z.regex(/^at-[\x21-\x7e]{8,}$/));
 const Segment = z.string().check(z.regex(/^[A-Za-z0-9_-]+$/));

@@ -1,5 +1,3 @@
-import { NEW_TOKEN_FIX } from './access-token.js';
-
 /** A known cause of a failed codex run, recognised from its output, and what to do about it. */
 export interface Diagnosis {
   cause: string;
@@ -40,6 +38,10 @@ export function diagnose(output: string, where: string): Diagnosis | null {
  * Codex as a 401 (the config bundle or a model turn), which it reports as a session that "could not be
  * refreshed automatically. Please log out and sign in again." — advice a CI job cannot follow.
  */
+/** What every access-token refusal tells the user to do: fits CI, where nobody can "log out and sign in again". */
+export const NEW_TOKEN_FIX =
+  "Create a new Codex access token in ChatGPT (the workspace's access tokens page), within the workspace's expiration limit, and update the secret passed as `access-token`.";
+
 const ACCESS_TOKEN_RULES: { pattern: RegExp; cause: string; fix: string }[] = [
   {
     pattern: /Unauthorized\. Contact your ChatGPT administrator/i,
