@@ -154,6 +154,18 @@ describe('an agent-identity JWT', () => {
     expect(requests).toEqual([]);
   });
 
+  test('a JWT the workspace did not sign is refused at sign-in, with no model turn', async () => {
+    const agent = tokens.agentIdentity({ exp: new Date(Date.now() + 30 * DAY), untrusted: true });
+    secrets.push(agent.jwt.split('.')[1] as string, agent.privateKey);
+    const { main, requests, turns } = await job(agent.jwt, { prompt: PROMPT });
+    expect(main.exitCode).toBe(1);
+    expect(main.errors).toEqual([
+      `The \`access-token\` secret was refused when Codex signed in: the token has expired or been revoked, or its member may not use Codex Local. ${FIX} (Codex said: failed to verify agent identity JWT)`,
+    ]);
+    expect(requests.map((r) => r.kind)).toEqual(['jwks']);
+    expect(turns).toEqual([]);
+  });
+
   test('a JWT with two days left: the job succeeds, and the warning names the date', async () => {
     const agent = agentToken(2);
     const { main, post, turns } = await job(agent.jwt, { prompt: PROMPT });
