@@ -3,7 +3,7 @@ import type { RunContext } from './context.js';
 import { ensurePrivateDir } from './auth-file.js';
 import type { Inputs } from './inputs.js';
 import type { Log } from './log.js';
-import { saveMainState } from './state.js';
+import { saveMainState, type MainState } from './state.js';
 
 /**
  * API-key and access-token modes: Codex signs itself in with the secret on stdin. Nothing to store and
@@ -12,7 +12,8 @@ import { saveMainState } from './state.js';
 export async function loginWithSecret(ctx: RunContext, inputs: Inputs, prompt: string, log: Log): Promise<void> {
   const { ensureCodex, codexLogin } = await import('./codex.js');
   await ensurePrivateDir(inputs.codexHome);
-  saveMainState({ v: 1, lock: { kind: 'none' }, lockWaitMs: 0, loginHome: { codexHome: inputs.codexHome, cleanup: inputs.cleanup } });
+  const state: MainState = { v: 1, lock: { kind: 'none' }, lockWaitMs: 0, loginHome: { codexHome: inputs.codexHome, cleanup: inputs.cleanup } };
+  saveMainState(state);
   const codex = await ensureCodex(inputs.codexVersion, ctx, log);
   const apiKey = inputs.mode === 'api-key';
   await codexLogin(codex, inputs.codexHome, apiKey ? '--with-api-key' : '--with-access-token', apiKey ? inputs.openaiApiKey : inputs.accessToken);
@@ -26,5 +27,5 @@ export async function loginWithSecret(ctx: RunContext, inputs: Inputs, prompt: s
   core.setOutput('lock-wait-seconds', '0');
   if (!prompt) return;
   const { runCodexStep } = await import('./codex-step.js');
-  await runCodexStep({ ctx, inputs, codex, prompt, refreshed: async () => false });
+  await runCodexStep({ ctx, inputs, codex, prompt, state, refreshed: async () => false });
 }
