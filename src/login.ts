@@ -4,7 +4,7 @@ import type { RunContext } from './context.js';
 import { ensurePrivateDir } from './auth-file.js';
 import type { Inputs } from './inputs.js';
 import { systemClock, type Clock, type Log } from './log.js';
-import { saveMainState } from './state.js';
+import { saveMainState, type MainState } from './state.js';
 
 /**
  * API-key and access-token modes: Codex signs itself in with the secret on stdin. Nothing to store and
@@ -15,7 +15,8 @@ export async function loginWithSecret(ctx: RunContext, inputs: Inputs, prompt: s
   const token = inputs.mode === 'access-token' ? await inspect(inputs.accessToken, clock, log) : null;
   const { ensureCodex, codexLogin } = await import('./codex.js');
   await ensurePrivateDir(inputs.codexHome);
-  saveMainState({ v: 1, lock: { kind: 'none' }, lockWaitMs: 0, loginHome: { codexHome: inputs.codexHome, cleanup: inputs.cleanup } });
+  const state: MainState = { v: 1, lock: { kind: 'none' }, lockWaitMs: 0, loginHome: { codexHome: inputs.codexHome, cleanup: inputs.cleanup } };
+  saveMainState(state);
   const codex = await ensureCodex(inputs.codexVersion, ctx, log);
   const apiKey = inputs.mode === 'api-key';
   if (token) await loginWithAccessToken(codex, inputs, token);
@@ -33,7 +34,7 @@ export async function loginWithSecret(ctx: RunContext, inputs: Inputs, prompt: s
     return;
   }
   const { runCodexStep } = await import('./codex-step.js');
-  await runCodexStep({ ctx, inputs, codex, prompt, refreshed: async () => false });
+  await runCodexStep({ ctx, inputs, codex, prompt, state, refreshed: async () => false });
 }
 
 /** Shape and expiry, before Codex runs; `expires-at` as soon as it is known. */
