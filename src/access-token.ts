@@ -35,7 +35,9 @@ function decodeJson(segment: string, base64: 'base64url' | 'base64'): unknown {
 /** Raw JSON, or base64 of JSON: what `auth-json` takes. */
 function looksLikeAuthJson(text: string): boolean {
   if (text.startsWith('{')) return true;
-  return /^[A-Za-z0-9+/=\s]+$/.test(text) && typeof decodeJson(text, 'base64') === 'object' && decodeJson(text, 'base64') !== null;
+  if (!/^[A-Za-z0-9+/=\s]+$/.test(text)) return false;
+  const json = decodeJson(text, 'base64');
+  return typeof json === 'object' && json !== null;
 }
 
 /** The shape check; throws a UserError naming the input (and the right one, for a key or an auth.json). */
