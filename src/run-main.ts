@@ -50,7 +50,7 @@ async function main(deps: MainDeps): Promise<void> {
   }
   const { ensureCodex, runCodexStep } = await import('./codex-step.js');
   const codex = await ensureCodex(inputs.codexVersion, ctx, deps.log);
-  const restored = { hash: provisioned.fileHash, lastRefresh: provisioned.auth.info.lastRefresh };
+  const restored = { hash: provisioned.fileHash, lastRefresh: provisioned.auth.info.lastRefresh, accountId: provisioned.auth.info.accountId };
   await runCodexStep({ ctx, inputs, codex, prompt, state, refreshed: () => updateBackup(provisioned.backupPath, provisioned.authPath, restored) });
 }
 

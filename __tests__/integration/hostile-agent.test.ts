@@ -119,7 +119,7 @@ function victimHash(dir: string): string {
   return hash.digest('hex');
 }
 
-async function setup(runId: number): Promise<Setup> {
+async function setup(runId: number, agentAccount?: string): Promise<Setup> {
   const runner = newRunner({ environment: 'github-hosted' });
   runners.push(runner);
   const bin = path.join(runner.dir, 'bin');
@@ -137,7 +137,7 @@ async function setup(runId: number): Promise<Setup> {
   writeFileSync(secretFile, auth(Date.now() - 2 * HOUR), { mode: 0o600 });
   const refreshed = path.join(out, 'refreshed.json');
   const stored = JSON.parse(readFileSync(secretFile, 'utf8')) as { tokens: { account_id: string } };
-  writeFileSync(refreshed, auth(Date.now() - 1000, stored.tokens.account_id));
+  writeFileSync(refreshed, auth(Date.now() - 1000, agentAccount ?? stored.tokens.account_id));
 
   // Another job's ticket: the agent queues it (as another job would) while this job holds the lock.
   const otherRef = PREFIX + ticketName(Date.now() + 60_000, 'abcdef01', { repository: REPO, runId: String(runId + 1), runAttempt: '1', job: 'codex', runnerName: 'other', leaseSeconds: 21600 });
@@ -273,6 +273,21 @@ describe('a prompt-injected agent under the action', () => {
     expect(captured).toEqual([]);
     // This job's own ticket is left to dead-holder recovery (its run completes, or its lease runs out).
     expect(ownTickets(8200)).toHaveLength(1);
+    await dequeue(s.otherRef);
+    await dequeue((ownTickets(8200)[0] as { ref: string }).ref); // as recovery would, once this run completes
+  });
+
+  test("an agent that swaps in another account's login (newer, valid) does not get it persisted", async () => {
+    const s = await setup(8300, 'acct-attacker');
+    const storedBefore = readFileSync(s.secretFile, 'utf8');
+    const main = await runStep('main', s.options);
+    expect(main.exitCode).toBe(0);
+    expect(main.outputs.refreshed).toBe('false');
+    const post = await runStep('post', { ...s.options, state: main.state, jobEnv: main.env });
+    expect(post.exitCode).toBe(0);
+    expect(post.warnings.join('\n')).toMatch(/Not persisting auth.json: it belongs to account acct-attacker, not to the restored one/);
+    expect(readFileSync(s.secretFile, 'utf8')).toBe(storedBefore);
+    expect(ownTickets(8300)).toEqual([]);
     await dequeue(s.otherRef);
   });
 });
