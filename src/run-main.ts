@@ -52,8 +52,8 @@ async function main(deps: MainDeps): Promise<void> {
   }
   const { ensureCodex, runCodexStep } = await import('./codex-step.js');
   const codex = await ensureCodex(inputs.codexVersion, ctx, deps.log);
-  const restored = { hash: provisioned.fileHash, lastRefresh: provisioned.auth.info.lastRefresh };
-  await runCodexStep({ ctx, inputs, codex, prompt, refreshed: () => updateBackup(provisioned.backupPath, provisioned.authPath, restored) });
+  const restored = { hash: provisioned.fileHash, lastRefresh: provisioned.auth.info.lastRefresh, accountId: provisioned.auth.info.accountId };
+  await runCodexStep({ ctx, inputs, codex, prompt, state, refreshed: () => updateBackup(provisioned.backupPath, provisioned.authPath, restored) });
 }
 
 /** Takes the lock and saves its handle as state at once, so that post releases it whatever happens next. */

@@ -1,3 +1,4 @@
+import { commandFree } from '../command-free-output.js';
 import { hashText, parseAuthFile, type AuthFile } from '../auth-file.js';
 import { childEnv } from '../child-env.js';
 import { errorMessage, UserError } from '../errors.js';
@@ -107,10 +108,10 @@ export class CommandStore implements Store {
     return runShell(command, { label, timeoutMs: this.timeoutMs, onTimeout, env: commandEnv(this.env, this.deps.inputs.key), stdin, maxOutputBytes: MAX_OUTPUT_BYTES });
   }
 
-  /** Prints a command's stderr, each line prefixed, so it reads as that command's and runs no workflow command. */
+  /** Prints a command's stderr, each line prefixed so it reads as that command's, and none a workflow command. */
   private relay(name: string, stderr: string): void {
     const text = stderr.trimEnd();
-    if (text) this.deps.log.info(text.split(/\r?\n/).map((line) => `${name}: ${line}`).join('\n'));
+    if (text) this.deps.log.info(commandFree(text.split(/\r\n|\r|\n/).map((line) => `${name}: ${line}`).join('\n')));
   }
 }
 
