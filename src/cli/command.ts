@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
+import path from 'node:path';
 import { childEnv } from '../child-env.js';
 import type { Log } from '../log.js';
 
@@ -13,42 +14,44 @@ function commandEnv(env: NodeJS.ProcessEnv, codexHome: string): Record<string, s
   return childEnv(out, { CODEX_HOME: codexHome });
 }
 
+/** COMMAND, running: `signal` passes a signal to its whole process group. */
+export interface Running {
+  signal(signal: NodeJS.Signals): void;
+  /** COMMAND's exit code (128 + the signal's number when a signal ended it; 127 when it cannot start) */
+  exited: Promise<number>;
+}
+
 /**
- * Runs COMMAND in its own process group with CODEX_HOME set, stdin closed unless asked for. SIGINT and
- * SIGTERM sent to the CLI go to the whole group (the npm `codex` is a wrapper around a native binary: the
- * wrapper alone is not enough), and the CLI stays alive to persist and release. What the group leaves
- * running once COMMAND exits gets SIGTERM, so nothing rewrites auth.json while it is persisted.
- * Returns COMMAND's exit code (128 + the signal's number when a signal ended it; 127 when it cannot start).
+ * Starts COMMAND in its own process group with CODEX_HOME set, stdin closed unless asked for. The caller
+ * passes SIGINT and SIGTERM on to the whole group (the npm `codex` is a wrapper around a native binary: the
+ * wrapper alone is not enough). What the group leaves running once COMMAND exits gets SIGTERM, so nothing
+ * rewrites auth.json while it is persisted.
  */
-export function runCommand(argv: string[], o: { stdin: boolean; codexHome: string; log: Log; env?: NodeJS.ProcessEnv }): Promise<number> {
+export function startCommand(argv: string[], o: { stdin: boolean; codexHome: string; log: Log; env?: NodeJS.ProcessEnv }): Running {
   const [file, ...args] = argv as [string, ...string[]];
-  return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: [o.stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'], env: commandEnv(o.env ?? process.env, o.codexHome), detached: true });
-    const toGroup = (signal: NodeJS.Signals) => {
-      try {
-        if (child.pid) process.kill(-child.pid, signal);
-      } catch {
-        // the group is gone already
-      }
-    };
-    const onSignal = (signal: NodeJS.Signals) => {
-      o.log.info(`Got ${signal}: passing it to COMMAND's process group; auth.json is persisted once it exits.`);
-      toGroup(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    const done = (code: number) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(code);
-    };
+  const child = spawn(file, args, { stdio: [o.stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'], env: commandEnv(o.env ?? process.env, o.codexHome), detached: true });
+  const toGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid) process.kill(-child.pid, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
+  const exited = new Promise<number>((resolve) => {
     child.once('error', (error: NodeJS.ErrnoException) => {
       o.log.warning(`COMMAND \`${file}\` could not start: ${error.code ?? error.message}.`);
-      done(127);
+      resolve(127);
     });
     child.once('exit', (code, signal) => {
       toGroup('SIGTERM');
-      done(code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0));
+      resolve(code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0));
     });
   });
+  if (child.pid) o.log.info(`Running \`${path.basename(file)}\` (process group ${child.pid}) with CODEX_HOME=${o.codexHome}.`);
+  return { signal: toGroup, exited };
+}
+
+/** 128 + the number of `signal`: the exit code of a process a signal ended, as shells report it. */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (os.constants.signals[signal] ?? 0);
 }

@@ -110,7 +110,8 @@ function resolveLock(inputs: Map<string, string>): void {
   const lock = inputs.get('lock') ?? 'auto';
   if (lock !== 'auto') return;
   const store = inputs.get('store') ?? 'auto';
-  if (store === 'auto' || store === 'runner') return inputs.set('lock', 'file'), undefined;
+  // an unknown store is readInputs' to name, with the allowed values
+  if (store === 'auto' || store === 'runner' || !(CLI_STORES as readonly string[]).includes(store)) return inputs.set('lock', 'file'), undefined;
   if (inputs.get('github-token')) return inputs.set('lock', 'github'), undefined;
   throw new UsageError(
     `Option \`--lock\` is \`auto\`, and the ${store} store lies off this machine: say how jobs are serialized. Use \`--lock none\` when the CI runs one job of this stream at a time (GitLab: \`resource_group:\`), or \`--lock github\` with CODEX_AUTH_GITHUB_TOKEN and \`--lock-repository\`. Allowed: \`none\`, \`file\`, \`github\`.`,

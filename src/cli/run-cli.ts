@@ -6,7 +6,7 @@ import { readInputs } from '../inputs.js';
 import { systemClock } from '../log.js';
 import { runMain, type MainDeps } from '../run-main.js';
 import { runPost } from '../run-post.js';
-import { runCommand } from './command.js';
+import { signalExitCode, startCommand, type Running } from './command.js';
 import { cliContext } from './context.js';
 import { cliInputs, cliWording, CLI_STORES, helpText, parseArgs, UsageError, type OptionSpec, type Parsed } from './options.js';
 import { loadStateFile, removeStateFile, saveStateFile } from './state-file.js';
@@ -59,20 +59,43 @@ function usage(error: unknown): number {
   return 2;
 }
 
+/**
+ * run: main, COMMAND, post. SIGINT/SIGTERM are caught for the whole run, so that post always runs: while
+ * the lock is awaited main leaves the queue; while COMMAND runs the signal goes to its process group; a
+ * signal before COMMAND started means it is not started.
+ */
 async function run(parsed: Parsed, deps: MainDeps): Promise<number> {
-  await runMain(deps);
-  printOutputs();
-  let code = 1;
-  if (!host.failed) {
-    code = await runCommand(parsed.command, { stdin: parsed.stdin, codexHome: host.exported.get('CODEX_HOME') ?? '', log: core });
-    core.info(`COMMAND exited with code ${code}.`);
-  } else {
-    core.error('COMMAND was not run: restoring auth.json failed (above).');
+  let running: Running | null = null;
+  let caught: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    caught ??= signal;
+    core.info(`Got ${signal}${running ? ": passing it to COMMAND's process group" : ''}; auth.json is persisted and the lock released before exiting.`);
+    running?.signal(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await runMain(deps);
+    printOutputs();
+    let code = 1;
+    if (host.failed) {
+      core.error('COMMAND was not run: restoring auth.json failed (above).');
+    } else if (caught) {
+      code = signalExitCode(caught);
+      core.error(`COMMAND was not run: ${caught} arrived first.`);
+    } else {
+      running = startCommand(parsed.command, { stdin: parsed.stdin, codexHome: host.exported.get('CODEX_HOME') ?? '', log: core });
+      code = await running.exited;
+      running = null;
+      core.info(`COMMAND exited with code ${code}.`);
+    }
+    host.failed = false;
+    await runPost(deps);
+    return code === 0 && host.failed ? 1 : code;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-  host.failed = false;
-  await runPost(deps);
-  if (code === 0 && host.failed) return 1;
-  return code;
 }
 
 /** refresh: main with `refresh: force` and no prompt, then post. */
