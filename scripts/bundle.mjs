@@ -10,7 +10,7 @@
 //   (@actions/exec), for features this action never calls; inside @actions/core they are replaced by
 //   stand-ins that throw if anything ever calls them.
 import * as esbuild from 'esbuild';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
 
@@ -44,10 +44,16 @@ function lazyModules(fromDir, found) {
       build.onResolve({ filter: /^\.\.?\// }, (args) => {
         if (args.kind !== 'dynamic-import' || !args.importer.startsWith(SRC)) return undefined;
         const source = path.resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
+        // The action does not offer the CLI's gitlab-variable store (readInputs refuses it): no file for it.
+        if (source === path.join(SRC, 'stores', 'gitlab-variable.ts')) return { path: 'gitlab-variable', namespace: 'cli-only' };
         found.add(source);
         const target = path.relative(fromDir, path.join(OUT, 'lazy', lazyName(source)));
         return { path: target.startsWith('.') ? target : `./${target}`, external: true };
       });
+      build.onLoad({ filter: /.*/, namespace: 'cli-only' }, () => ({
+        contents: "export class GitlabVariableStore { constructor() { throw new Error('The gitlab-variable store is for the codex-auth CLI.'); } }",
+        loader: 'js',
+      }));
     },
   };
 }
@@ -94,6 +100,7 @@ async function buildCli() {
     plugins: [unusedCoreModules, cliHost],
     logLevel: 'silent',
   });
+  await chmod(`${OUT}/cli/index.js`, 0o755);
   if (result.warnings.length > 0) {
     const text = await esbuild.formatMessages(result.warnings, { kind: 'warning' });
     throw new Error(`The CLI bundle has warnings (an @actions/core function src/cli/core-host.ts lacks?):\n${text.join('\n')}`);
