@@ -35,8 +35,11 @@ export function redact(text: string): string {
   return out;
 }
 
+/** The brackets in which the action relays a child's output (command-free-output.ts) mean nothing here. */
+const COMMAND_BRACKET = /^::(stop-commands::)?[0-9a-f]{32}(::)?$/;
+
 function emit(prefix: string, message: string): void {
-  for (const line of redact(message).split(/\r\n|\r|\n/)) host.write(`codex-auth: ${prefix}${line}`);
+  for (const line of redact(message).split(/\r\n|\r|\n/)) if (!COMMAND_BRACKET.test(line)) host.write(`codex-auth: ${prefix}${line}`);
 }
 
 export const getInput = ((name: string, options?: actionsCore.InputOptions): string => {
