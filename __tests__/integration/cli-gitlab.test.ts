@@ -13,6 +13,7 @@ import path from 'node:path';
 import { startCodexBackend, type CodexBackend, type TokenFamily } from '../support/codex-backend.js';
 import { codexBinary } from '../support/codex-cli.js';
 import { runCli, type CliResult } from '../support/cli.js';
+import { startGithubApi } from '../support/github-api.js';
 import { startGitlabApi, type GitlabApiStandIn } from '../support/gitlab-api.js';
 import { leakedSecrets, ROOT } from '../support/runner.js';
 
@@ -233,6 +234,27 @@ describe('codex-auth with the gitlab-variable store and the real Codex CLI', () 
     expect(result.stderr).toContain('Released the file lock');
   });
 
+  test('the github lock from GitLab: a ticket in `--lock-repository` while COMMAND runs, released after; GitHub is never asked about the GitLab job', async () => {
+    const github = await startGithubApi();
+    try {
+      github.grant('ghp_lock_writer', { contents: 'write', actions: 'read' });
+      const { env } = job({ CODEX_AUTH_LOCK: '', CODEX_AUTH_GITHUB_TOKEN: 'ghp_lock_writer', GITHUB_API_URL: github.url });
+      const result = await cli(['run', '--lock-repository', 'octo/locks', '--', 'sh', '-c', 'exit 0'], env);
+      expect([result.code, result.code === 0 ? '' : result.stderr]).toEqual([0, '']);
+      expect(result.stderr).toContain('Holding the github lock since');
+      expect(result.stderr).toContain('Released the github lock');
+      const events = github.refLog.filter((e) => e.repo === 'octo/locks');
+      expect(events.map((e) => e.kind)).toEqual(['create', 'delete']);
+      const ticket = (events[0] as { ref: string }).ref.split('/').pop() as string;
+      const owner = JSON.parse(Buffer.from(ticket.split('.')[1] as string, 'base64url').toString('utf8')) as Record<string, unknown>;
+      expect(owner).toMatchObject({ r: 'gitlab:team/app', i: env.CI_JOB_ID, a: '1', j: 'codex' });
+      expect(github.refs('octo/locks', 'refs/codex-auth-locks/')).toEqual([]);
+      expect(github.requests.filter((r) => r.path.includes('/actions/runs/'))).toEqual([]);
+    } finally {
+      await github.stop();
+    }
+  });
+
   const keepFresh = readFileSync(path.join(ROOT, 'dist', 'cli', 'index.js'), 'utf8').includes('account/read');
   (keepFresh ? test : test.skip)('refresh rotates the tokens with no model request (needs `refresh: force`, the app-server refresh)', async () => {
     const stored = storedText();
@@ -247,7 +269,7 @@ describe('codex-auth with the gitlab-variable store and the real Codex CLI', () 
 
   test('no token of any auth.json, nor the GitLab tokens, in any output of any job above', () => {
     expect(results.length).toBeGreaterThanOrEqual(15);
-    const secrets = [MAINTAINER, DEVELOPER, ...families.flatMap((f) => [f.refreshToken, f.accessToken, f.idToken, ...f.used, ...f.oldAccessTokens])];
+    const secrets = [MAINTAINER, DEVELOPER, 'ghp_lock_writer', ...families.flatMap((f) => [f.refreshToken, f.accessToken, f.idToken, ...f.used, ...f.oldAccessTokens])];
     expect(leakedSecrets(results.flatMap((r) => [r.stdout, r.stderr]), secrets)).toEqual([]);
   });
 });
