@@ -18,6 +18,7 @@ type Variable = z.infer<typeof Variable>;
 const TokenSelf = z.object({ scopes: z.optional(z.array(z.string())), active: z.optional(z.boolean()) });
 
 const TOKEN = 'CODEX_AUTH_GITLAB_TOKEN';
+const REQUEST_DEADLINE_MS = 2 * 60_000;
 const TOKEN_HELP = `${TOKEN} must be a project access token with the Maintainer role and the \`api\` scope (Settings → Access tokens); CI_JOB_TOKEN cannot read or write CI/CD variables`;
 
 /**
@@ -64,7 +65,7 @@ export class GitlabVariableStore implements Store {
     // A variable that does not exist yet is created masked (base64 on one line meets GitLab's masking rules).
     const method = variable ? 'PUT' : 'POST';
     const path = variable ? this.variablePath(variable) : `${this.projectPath()}/variables`;
-    const res = await api.request(method, path, { body, accept: [400, 401, 403, 404] });
+    const res = await api.request(method, path, { body, accept: [400, 401, 403, 404], deadline: this.deadline() });
     if (res.status === 400) throw new UserError(`GitLab refused the new value of ${this.where()} (${method} ${path}: HTTP 400${masking(res.data)}): the refreshed auth.json was NOT stored.`);
     if (res.status !== 200 && res.status !== 201) throw this.denied(res.status, method, path, 'write');
     return 'written';
@@ -82,7 +83,7 @@ export class GitlabVariableStore implements Store {
   private async read(): Promise<Variable | null> {
     const api = await this.client();
     const path = this.variablePath();
-    const res = await api.request<unknown>('GET', path, { accept: [401, 403, 404, 409] });
+    const res = await api.request<unknown>('GET', path, { accept: [401, 403, 404, 409], deadline: this.deadline() });
     if (res.status === 404) {
       // GitLab answers 404 both for a missing variable and for a project the token cannot see.
       if (/variable/i.test(messageOf(res.data))) return null;
@@ -104,7 +105,7 @@ export class GitlabVariableStore implements Store {
    */
   private async checkScopes(): Promise<void> {
     const api = await this.client();
-    const res: GithubResponse<unknown> = await api.request('GET', '/personal_access_tokens/self', { accept: [401, 403, 404] });
+    const res: GithubResponse<unknown> = await api.request('GET', '/personal_access_tokens/self', { accept: [401, 403, 404], deadline: this.deadline() });
     if (res.status === 401) throw this.denied(401, 'GET', '/personal_access_tokens/self', 'read');
     if (res.status !== 200) return;
     const self = TokenSelf.safeParse(res.data);
@@ -112,6 +113,11 @@ export class GitlabVariableStore implements Store {
     if (scopes && !scopes.includes('api')) {
       throw new UserError(`${TOKEN} has the scopes ${scopes.map((s) => `\`${s}\``).join(', ')}, without \`api\`: it cannot write ${this.where()} back, so the refreshed auth.json would be lost. ${TOKEN_HELP}.`);
     }
+  }
+
+  /** No retry of a request sleeps past this: GitLab down for minutes fails the step rather than hang it. */
+  private deadline(): number {
+    return this.deps.clock.now() + REQUEST_DEADLINE_MS;
   }
 
   private client(): Promise<GithubApi> {
