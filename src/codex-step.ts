@@ -11,7 +11,14 @@ import type { Inputs } from './inputs.js';
  */
 export async function runCodexStep(options: { ctx: RunContext; inputs: Inputs; codex: string; prompt: string; refreshed: () => Promise<boolean> }): Promise<void> {
   const { ctx, inputs, codex, prompt } = options;
-  const result = await runCodexExec({ codex, codexHome: inputs.codexHome, prompt, args: inputs.codexArgs, cwd: inputs.workingDirectory, runnerTemp: ctx.runnerTemp });
+  const agent = inputs.safetyStrategy === 'none' ? null : await (await import('./codex/agent-user.js')).prepareAgentRun({ strategy: inputs.safetyStrategy, ctx, codex, codexHome: inputs.codexHome, workingDirectory: inputs.workingDirectory, log: core });
+  let result;
+  try {
+    result = await runCodexExec({ codex, codexHome: inputs.codexHome, prompt, args: inputs.codexArgs, cwd: inputs.workingDirectory, runnerTemp: ctx.runnerTemp, runAs: agent?.runAs });
+  } finally {
+    // before `refreshed()`: the refreshed file is back in codex-home only once the agent is done
+    await agent?.finish();
+  }
   core.setOutput('refreshed', String(await options.refreshed()));
   core.setOutput('exit-code', String(result.exitCode));
   core.setOutput('final-message', result.finalMessage);

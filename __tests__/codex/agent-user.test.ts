@@ -1,0 +1,103 @@
+/**
+ * `safety-strategy`: how `auto` resolves, and what happens where `unprivileged-user` cannot be had: an
+ * explicit choice fails with the reason and the way out, `auto` falls back to `none` with one line. The
+ * cases past the platform check create the `codex-agent` user, so they need root on Linux.
+ */
+import { afterAll, describe, expect, test } from '@jest/globals';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { prepareAgentRun, resolveSafetyStrategy, type AgentOptions } from '../../src/codex/agent-user.js';
+import { UserError } from '../../src/errors.js';
+import type { SafetyStrategy } from '../../src/inputs.js';
+import { cleanupTempDirs, recordingLog, rejection, runContext, tempDir, type RecordingLog } from '../support/fixtures.js';
+
+afterAll(cleanupTempDirs);
+
+const ROOT_ON_LINUX = process.platform === 'linux' && process.getuid?.() === 0;
+
+describe('resolveSafetyStrategy', () => {
+  test.each<[SafetyStrategy, 'github-hosted' | 'self-hosted', NodeJS.Platform, string]>([
+    ['auto', 'github-hosted', 'linux', 'unprivileged-user'],
+    ['auto', 'github-hosted', 'darwin', 'none'],
+    ['auto', 'github-hosted', 'win32', 'none'],
+    ['auto', 'self-hosted', 'linux', 'none'],
+    ['unprivileged-user', 'self-hosted', 'darwin', 'unprivileged-user'],
+    ['none', 'github-hosted', 'linux', 'none'],
+  ])('%s on a %s %s runner is %s', (strategy, runnerEnvironment, platform, expected) => {
+    expect(resolveSafetyStrategy(strategy, { runnerEnvironment, platform })).toBe(expected);
+  });
+});
+
+/** A stand-in codex that answers `--version`, in `dir`. */
+function fakeCodex(dir: string): string {
+  const file = path.join(dir, 'codex');
+  writeFileSync(file, `#!${process.execPath}\nconsole.log('codex-cli 0.169.0');\n`, { mode: 0o755 });
+  return file;
+}
+
+function options(over: Partial<Omit<AgentOptions, 'log'>> = {}): AgentOptions & { log: RecordingLog } {
+  const top = tempDir();
+  chmodSync(top, 0o755);
+  const workspace = path.join(top, 'work');
+  const bin = path.join(top, 'bin');
+  const codexHome = path.join(top, 'codex-home');
+  for (const dir of [workspace, bin]) mkdirSync(dir, { mode: 0o755 });
+  mkdirSync(codexHome, { mode: 0o700 });
+  return {
+    strategy: 'auto' as SafetyStrategy,
+    ctx: runContext({ runnerEnvironment: 'github-hosted', workspace, runnerTemp: path.join(top, 'temp') }),
+    codex: fakeCodex(bin),
+    codexHome,
+    workingDirectory: workspace,
+    log: recordingLog(),
+    platform: 'linux' as NodeJS.Platform,
+    ...over,
+  };
+}
+
+describe('where unprivileged-user is not available', () => {
+  test('not Linux: explicit fails, auto never tries', async () => {
+    const o = options({ strategy: 'unprivileged-user', platform: 'darwin' });
+    const error = await rejection(prepareAgentRun(o));
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toBe(
+      '`safety-strategy: unprivileged-user` is not available on this runner: it needs Linux, and this runner is darwin. Fix that, or set `safety-strategy: none` to run Codex as the job\'s own user (the agent can then read this step\'s environment, inputs included).',
+    );
+    const auto = options({ platform: 'darwin' });
+    expect(await prepareAgentRun(auto)).toBeNull();
+    expect(auto.log.lines).toEqual([]);
+  });
+
+  test('none: nothing is prepared', async () => {
+    const o = options({ strategy: 'none' });
+    expect(await prepareAgentRun(o)).toBeNull();
+    expect(o.log.lines).toEqual([]);
+  });
+
+  (ROOT_ON_LINUX ? test : test.skip)(`a codex under a private directory: explicit fails, auto falls back with one line${ROOT_ON_LINUX ? '' : ' (skipped: needs root on Linux)'}`, async () => {
+    const hidden = tempDir(); // 0700, root's
+    const codex = fakeCodex(hidden);
+    const error = await rejection(prepareAgentRun(options({ strategy: 'unprivileged-user', codex })));
+    expect(error).toBeInstanceOf(UserError);
+    expect(error.message).toMatch(/^`safety-strategy: unprivileged-user` is not available on this runner: `codex --version` fails when run as codex-agent \(.*\): install Codex where every user can read it/);
+    const auto = options({ codex });
+    expect(await prepareAgentRun(auto)).toBeNull();
+    expect(auto.log.lines).toHaveLength(1);
+    expect(auto.log.text('info')).toMatch(/^Codex runs as the job's own user \(`safety-strategy: auto` fell back to `none`\): `codex --version` fails when run as codex-agent/);
+  });
+
+  (ROOT_ON_LINUX ? test : test.skip)(`a working directory the agent cannot reach${ROOT_ON_LINUX ? '' : ' (skipped: needs root on Linux)'}`, async () => {
+    const o = options({ strategy: 'unprivileged-user' });
+    chmodSync(o.workingDirectory, 0o750);
+    const error = await rejection(prepareAgentRun(o));
+    expect(error.message).toContain(`codex-agent cannot reach the working directory ${o.workingDirectory}: ${o.workingDirectory} (mode 750, owner uid 0) is closed to other users`);
+  });
+
+  (ROOT_ON_LINUX ? test : test.skip)(`a working directory that holds codex-home is never lent to the agent${ROOT_ON_LINUX ? '' : ' (skipped: needs root on Linux)'}`, async () => {
+    const o = options({ strategy: 'unprivileged-user' });
+    const codexHome = path.join(o.workingDirectory, '.codex');
+    mkdirSync(codexHome, { mode: 0o700 });
+    const error = await rejection(prepareAgentRun({ ...o, codexHome }));
+    expect(error.message).toContain(`the working directory ${o.workingDirectory} contains ${codexHome}, which the agent must not own`);
+  });
+});

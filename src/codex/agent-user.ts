@@ -1,0 +1,279 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { decidePersist, hashText, parseAuthFile, readCredentialFile, writeCredentialFile } from '../auth-file.js';
+import type { RunAs } from '../codex.js';
+import type { RunContext } from '../context.js';
+import { errorMessage, UserError } from '../errors.js';
+import type { SafetyStrategy } from '../inputs.js';
+import type { Log } from '../log.js';
+import { asAgent, baseEnv, privileged, probePrivilege, run, shellExports, why, type Privilege } from './agent-exec.js';
+import { bitsFor, firstClosedDir, isWithin, processesOf, readAgentFile, type Account } from './agent-files.js';
+
+/** The user codex runs as under `safety-strategy: unprivileged-user`. */
+export const AGENT_USER = 'codex-agent';
+
+/** The runner's file-command files: the agent must not reach them (it could append state or outputs). */
+const FILE_COMMANDS = ['GITHUB_STATE', 'GITHUB_ENV', 'GITHUB_OUTPUT', 'GITHUB_PATH', 'GITHUB_STEP_SUMMARY'];
+
+/** `auto` is `unprivileged-user` on GitHub-hosted Linux runners (passwordless sudo, a throwaway machine), `none` elsewhere. */
+export function resolveSafetyStrategy(strategy: SafetyStrategy, where: { runnerEnvironment: RunContext['runnerEnvironment']; platform: NodeJS.Platform }): 'unprivileged-user' | 'none' {
+  if (strategy !== 'auto') return strategy;
+  return where.runnerEnvironment === 'github-hosted' && where.platform === 'linux' ? 'unprivileged-user' : 'none';
+}
+
+/** Why `unprivileged-user` cannot be had on this runner. */
+class Unavailable extends Error {}
+
+/** One codex run as the agent user: what to run it with, and `finish()`, which must follow in a `finally`. */
+export interface AgentRun {
+  account: Account;
+  /** the agent's CODEX_HOME for this run */
+  codexHome: string;
+  runAs: RunAs;
+  /** ends the agent's processes, brings a refreshed auth.json back, undoes the run's permission changes */
+  finish(): Promise<void>;
+}
+
+export interface AgentOptions {
+  strategy: SafetyStrategy;
+  ctx: RunContext;
+  codex: string;
+  /** the action's codex-home, which holds the auth.json to hand over */
+  codexHome: string;
+  workingDirectory: string;
+  log: Log;
+  env?: NodeJS.ProcessEnv;
+  platform?: NodeJS.Platform;
+  user?: string;
+}
+
+/**
+ * Sets the agent user up for one run, or returns null for `none`. Where it cannot be had, an explicit
+ * `unprivileged-user` fails and `auto` falls back to `none` with one line saying why.
+ */
+export async function prepareAgentRun(options: AgentOptions): Promise<AgentRun | null> {
+  const platform = options.platform ?? process.platform;
+  if (resolveSafetyStrategy(options.strategy, { runnerEnvironment: options.ctx.runnerEnvironment, platform }) === 'none') return null;
+  try {
+    return await prepare(options, platform);
+  } catch (error) {
+    if (!(error instanceof Unavailable)) throw error;
+    if (options.strategy === 'unprivileged-user') {
+      throw new UserError(
+        `\`safety-strategy: unprivileged-user\` is not available on this runner: ${error.message}. Fix that, or set \`safety-strategy: none\` to run Codex as the job's own user (the agent can then read this step's environment, inputs included).`,
+      );
+    }
+    options.log.info(`Codex runs as the job's own user (\`safety-strategy: auto\` fell back to \`none\`): ${error.message}.`);
+    return null;
+  }
+}
+
+async function prepare(options: AgentOptions, platform: NodeJS.Platform): Promise<AgentRun> {
+  if (platform !== 'linux') throw new Unavailable(`it needs Linux, and this runner is ${platform}`);
+  const privilege = await probePrivilege();
+  if (!privilege) throw new Unavailable(`the action runs as uid ${process.getuid?.()} without passwordless \`sudo\` (\`sudo -n true\` fails), so it cannot create or switch to a separate user`);
+  const account = await ensureAccount(privilege, options.user ?? AGENT_USER);
+  const version = await asAgent(privilege, account, [options.codex, '--version'], { timeoutMs: 30_000 });
+  if (version.code !== 0) {
+    throw new Unavailable(`\`codex --version\` fails when run as ${account.name} (${why(version)}): install Codex where every user can read it (not under a private home directory), e.g. with \`codex-version\` into the runner's tool cache`);
+  }
+  const lent = lentDirectory(options);
+  const closed = await firstClosedDir(lent, account);
+  if (closed) throw new Unavailable(`${account.name} cannot reach the working directory ${lent}: ${closed.dir} (mode ${closed.mode.toString(8)}, owner uid ${closed.uid}) is closed to other users`);
+  for (const inside of [options.codexHome, options.ctx.runnerTemp]) {
+    if (isWithin(inside, lent)) throw new Unavailable(`the working directory ${lent} contains ${inside}, which the agent must not own; point \`working-directory\` or \`codex-home\` elsewhere`);
+  }
+  return setUp(privilege, account, options, lent);
+}
+
+/** What the agent may write: the workspace when codex runs inside it, else the working directory alone. */
+function lentDirectory(options: AgentOptions): string {
+  return isWithin(options.workingDirectory, options.ctx.workspace) ? options.ctx.workspace : options.workingDirectory;
+}
+
+/** The agent user, created when missing; refused when it could do more than an unprivileged user. */
+async function ensureAccount(privilege: Privilege, name: string): Promise<Account> {
+  let account = await lookup(name);
+  for (let attempt = 0; !account && attempt < 5; attempt++) {
+    const created = await privileged(privilege, ['useradd', '--system', '--user-group', '--create-home', '--home-dir', `/home/${name}`, '--shell', '/bin/bash', name]);
+    account = await lookup(name); // another job may have created it meanwhile
+    if (!account && created.code !== 10) throw new Unavailable(`\`useradd ${name}\` failed (${why(created)})`);
+    if (!account) await new Promise((r) => setTimeout(r, 200 * (attempt + 1))); // 10: /etc/passwd is locked
+  }
+  if (!account) throw new Unavailable(`\`useradd ${name}\` kept finding /etc/passwd locked`);
+  if (account.uid === 0 || account.uid === process.getuid?.()) throw new Unavailable(`the user ${name} has uid ${account.uid}, the same as root or this action's`);
+  const groups = (await run('id', ['-G', name])).stdout.trim().split(/\s+/).map(Number);
+  const others = groups.filter((gid) => gid !== account.gid);
+  if (others.length > 0) {
+    throw new Unavailable(`the existing user ${name} is also in groups ${others.join(', ')}; it must be in none but its own (a sudo or docker group would make it root). Remove it (\`userdel ${name}\`) and the action creates it again`);
+  }
+  const sudo = await run('sudo', ['-n', '-l', '-U', name], { timeoutMs: 10_000 });
+  if (sudo.code === 0 && !/not allowed/i.test(sudo.stdout + sudo.stderr)) throw new Unavailable(`the user ${name} may run \`sudo\`; it must not`);
+  return account;
+}
+
+async function lookup(name: string): Promise<Account | null> {
+  const result = await run('getent', ['passwd', name]);
+  if (result.code === 2) return null;
+  const fields = result.stdout.trim().split(':');
+  if (result.code !== 0 || fields.length < 7) throw new Unavailable(`\`getent passwd ${name}\` failed (${why(result)})`);
+  return { name, uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5] as string };
+}
+
+/** Directories closed for the run, with the mode to put back. */
+interface Closed {
+  dir: string;
+  mode: number;
+}
+
+/**
+ * Hands the agent its home, its own CODEX_HOME with a copy of auth.json, and the working tree (lent by
+ * ownership, which needs no ACL tools and is undone exactly); closes RUNNER_TEMP and the file-command
+ * directories where other users could enter them.
+ */
+async function setUp(privilege: Privilege, account: Account, options: AgentOptions, lent: string): Promise<AgentRun> {
+  const { log } = options;
+  const owner = await fs.stat(lent);
+  const runDir = path.join(account.home, `codex-auth-${randomBytes(6).toString('hex')}`);
+  const codexHome = path.join(runDir, 'codex-home');
+  const authPath = path.join(options.codexHome, 'auth.json');
+  const handed = await readCredentialFile(authPath);
+  if (handed === null) throw new Error(`No auth.json in ${options.codexHome} to hand to ${account.name}`);
+  const restored = { hash: hashText(handed), lastRefresh: parseAuthFile(handed, `The auth.json in ${options.codexHome}`).info.lastRefresh };
+  const closed: Closed[] = [];
+  let lentOut = false;
+  const undo = async (): Promise<string[]> => {
+    const problems: string[] = [];
+    if (lentOut) problems.push(...(await giveBack(privilege, account, lent, owner)));
+    for (const { dir, mode } of closed.reverse()) await fs.chmod(dir, mode).catch((e: unknown) => problems.push(`could not restore the mode of ${dir}: ${errorMessage(e)}`));
+    closed.length = 0;
+    const removed = await asAgent(privilege, account, ['rm', '-rf', '--', runDir]);
+    if (removed.code !== 0) problems.push(`could not remove ${runDir} (${why(removed)})`);
+    return problems;
+  };
+  try {
+    await must(privileged(privilege, ['chmod', '0700', account.home]), `make ${account.home} private`);
+    for (const dir of [runDir, codexHome]) {
+      await must(privileged(privilege, ['install', '-d', '-o', String(account.uid), '-g', String(account.gid), '-m', '0700', dir]), `create ${dir}`);
+    }
+    await must(privileged(privilege, ['install', '-o', String(account.uid), '-g', String(account.gid), '-m', '0600', authPath, path.join(codexHome, 'auth.json')]), `hand auth.json to ${account.name}`);
+    const config = path.join(options.codexHome, 'config.toml');
+    if ((await fs.lstat(config).catch(() => null))?.isFile()) {
+      await must(privileged(privilege, ['install', '-o', String(account.uid), '-g', String(account.gid), '-m', '0600', config, path.join(codexHome, 'config.toml')]), `hand config.toml to ${account.name}`);
+    }
+    lentOut = true;
+    await must(privileged(privilege, ['chown', '-R', '-h', `--from=${owner.uid}`, String(account.uid), '--', lent]), `lend ${lent} to ${account.name}`);
+    closed.push(...(await closeToOthers(account, options, lent, log)));
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+  log.info(`Codex runs as the user ${account.name} (uid ${account.uid}), which can write ${lent} and its own CODEX_HOME, and cannot read this step's environment, RUNNER_TEMP or the runner's files.`);
+  const runAs = agentRunAs(privilege, account, runDir, codexHome);
+  return {
+    account,
+    codexHome,
+    runAs,
+    finish: async () => {
+      await runAs.endAll();
+      await bringBack(account, path.join(codexHome, 'auth.json'), authPath, restored, log).catch((error: unknown) =>
+        log.warning(`The auth.json Codex used as ${account.name} was not taken back: ${errorMessage(error)}`),
+      );
+      for (const problem of await undo()) log.warning(`After running Codex as ${account.name}: ${problem}.`);
+    },
+  };
+}
+
+async function must(pending: Promise<{ code: number; stdout: string; stderr: string }>, what: string): Promise<void> {
+  const result = await pending;
+  if (result.code !== 0) throw new Error(`Could not ${what}: ${why(result)}`);
+}
+
+/** The tree goes back to its owner, files the agent created included (their group too). */
+async function giveBack(privilege: Privilege, account: Account, lent: string, owner: { uid: number; gid: number }): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [from, to] of [[`--from=${account.uid}`, String(owner.uid)], [`--from=:${account.gid}`, `:${owner.gid}`]] as const) {
+    const result = await privileged(privilege, ['chown', '-R', '-h', from, to, '--', lent]);
+    if (result.code !== 0) problems.push(`could not give ${lent} back to uid ${owner.uid} (${why(result)})`);
+  }
+  return problems;
+}
+
+/**
+ * RUNNER_TEMP (main's scratch copies, the runner's file-command files) and the file-command directories
+ * are closed to other users for the run when they are open; a directory the agent needs on its way, or one
+ * the action does not own (such as /tmp), is left as it is with a warning.
+ */
+async function closeToOthers(account: Account, options: AgentOptions, lent: string, log: Log): Promise<Closed[]> {
+  const env = options.env ?? process.env;
+  const dirs = new Set([options.ctx.runnerTemp, ...FILE_COMMANDS.map((name) => env[name]).filter((f): f is string => !!f).map((f) => path.dirname(f))]);
+  const closed: Closed[] = [];
+  for (const dir of dirs) {
+    const stat = await fs.stat(dir).catch(() => null);
+    if (!stat?.isDirectory() || (bitsFor(stat, account) & 5) === 0) continue;
+    const needed = [lent, options.codex, account.home].some((p) => isWithin(p, dir));
+    if (needed || stat.uid !== process.getuid?.() || (stat.mode & 0o1000) !== 0) {
+      log.warning(`${dir} stays open to ${account.name} (mode ${(stat.mode & 0o7777).toString(8)}): ${needed ? 'Codex or the working directory lies inside it' : 'the action does not own it'}.`);
+      continue;
+    }
+    await fs.chmod(dir, stat.mode & 0o7770);
+    closed.push({ dir, mode: stat.mode & 0o7777 });
+  }
+  return closed;
+}
+
+/**
+ * The agent's auth.json comes back into the action's codex-home when Codex refreshed it: read without
+ * following links, then checked as post would (valid, not older), then written atomically, 0600.
+ */
+async function bringBack(account: Account, agentAuth: string, authPath: string, restored: { hash: string; lastRefresh: number | null }, log: Log): Promise<void> {
+  const text = await readAgentFile(agentAuth, account);
+  const decision = decidePersist(restored, text);
+  if (decision.kind === 'unchanged') return;
+  if (decision.kind !== 'changed') {
+    log.warning(`The auth.json Codex left as ${account.name} is not taken back: ${decision.reason}.`);
+    return;
+  }
+  await writeCredentialFile(authPath, decision.auth.text);
+  log.info(`Codex refreshed auth.json as ${account.name}; the refreshed file is back in ${path.dirname(authPath)}.`);
+}
+
+/** How runCodexExec starts codex as the agent, reads what it wrote, and ends what it left. */
+function agentRunAs(privilege: Privilege, account: Account, runDir: string, codexHome: string): RunAs {
+  return {
+    outputDir: runDir,
+    codexHome,
+    async command(file, args, env) {
+      const agentEnv = { ...env, ...baseEnv(account, env.PATH), CODEX_HOME: codexHome };
+      if (privilege === 'root') return { file, args, env: agentEnv, uid: account.uid, gid: account.gid };
+      // Through sudo, the environment goes in a file only the agent can read, never on a command line.
+      const envFile = path.join(runDir, `.env-${randomBytes(6).toString('hex')}`);
+      await writeAsAgent(account, envFile, shellExports(agentEnv));
+      const script = 'set -a && . "$0" && rm -f -- "$0" && set +a && exec "$@"';
+      return { file: 'sudo', args: ['-n', '-u', account.name, '--', 'env', '-i', '/bin/sh', '-c', script, envFile, file, ...args], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } };
+    },
+    async readOutput(file) {
+      if (privilege === 'root') return (await readAgentFile(file, account, 1024 * 1024)) ?? '';
+      const result = await asAgent(privilege, account, ['sh', '-c', '[ -f "$0" ] && [ ! -L "$0" ] && exec head -c 1048576 -- "$0"', file]);
+      return result.code === 0 ? result.stdout : '';
+    },
+    async endAll() {
+      for (let round = 0; round < 20 && (await processesOf(account.uid)).length > 0; round++) {
+        await asAgent(privilege, account, ['sh', '-c', 'kill -KILL -1 2>/dev/null; exit 0'], { timeoutMs: 10_000 });
+        await new Promise((r) => setTimeout(r, 25 * round));
+      }
+    },
+  };
+}
+
+/** Writes `text` to `file` as the agent user (0600), through sudo with the text on stdin. */
+function writeAsAgent(account: Account, file: string, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sudo', ['-n', '-u', account.name, '--', 'sh', '-c', 'umask 077 && cat > "$0"', file], { stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`Could not write ${file} as ${account.name} (exit ${code})`))));
+    child.stdin.end(text);
+  });
+}
