@@ -5,11 +5,12 @@
  * workspace, escapes its process group with setsid, and refreshes auth.json as Codex does.
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeAuthJson, makeRefreshToken } from '../support/codex-backend.js';
+import { makeAuthJson, makeRefreshToken, startCodexBackend } from '../support/codex-backend.js';
+import { codexBinary } from '../support/codex-cli.js';
 import { leakedSecrets, newRunner, runJob, stepLogs, type Runner } from '../support/runner.js';
 
 jest.setTimeout(120_000);
@@ -85,36 +86,34 @@ const alive = (pid: number): boolean => {
   return status !== '' && !/^State:\s+Z/m.test(status);
 };
 
-(ROOT_ON_LINUX ? describe : describe.skip)(`safety-strategy: unprivileged-user${ROOT_ON_LINUX ? '' : ' (skipped: needs root on Linux to create the agent user)'}`, () => {
-  let runner: Runner;
-  let binDir: string;
-  let codexHome: string;
+/** The system's own directories: root's private ones on the suite's PATH only make noise for another user. */
+const SYSTEM_PATH = [path.dirname(process.execPath), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].join(':');
+const SUDO = ROOT_ON_LINUX && spawnSync('sudo', ['--version']).status === 0;
+const SIM_USER = 'codex-auth-runner';
+const SUDOERS = `/etc/sudoers.d/${SIM_USER}`;
 
-  beforeAll(() => {
-    runner = newRunner({ name: 'agent-user-1' });
-    // mkdtemp makes the runner's dir 0700; the agent needs to pass through it to the workspace, as on a real runner
+/**
+ * One job with the hostile stand-in on a fresh runner, as root or as `user`, then everything the agent
+ * could and could not do, and what post made of it.
+ */
+async function hostileJob(binDir: string, user?: { uid: number; gid: number }): Promise<void> {
+  const runner = newRunner({ name: 'agent-user-1' });
+  try {
+    // mkdtemp makes the runner's dir 0700; the agent passes through it to the workspace, as on a real runner
     chmodSync(runner.dir, 0o755);
-    binDir = mkdtempSync(path.join(os.tmpdir(), 'codex-auth-agent-bin-'));
-    chmodSync(binDir, 0o755);
-    writeFileSync(path.join(binDir, 'codex'), AGENT, { mode: 0o755 });
-    codexHome = path.join(runner.dir, 'codex-home');
+    const codexHome = path.join(runner.dir, 'codex-home');
     mkdirSync(codexHome, { mode: 0o700 });
-  });
-
-  afterAll(() => {
-    runner?.remove();
-    if (binDir) rmSync(binDir, { recursive: true, force: true });
-  });
-
-  test('the agent runs as another user, reaches only the workspace and its own CODEX_HOME, and its refreshed auth.json is persisted', async () => {
+    if (user) execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, runner.dir]);
+    const owner = user ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
     const seedRefresh = makeRefreshToken();
     const newRefresh = makeRefreshToken();
     const seed = makeAuthJson({ accountId: 'acct-agent', email: 'ci-bot@example.com', lastRefresh: new Date(Date.now() - 3600_000), refreshToken: seedRefresh });
     const tempMode = statSync(runner.temp).mode & 0o7777;
     const { main, post } = await runJob({
       runner,
+      user,
       inputs: { 'auth-json': seed, prompt: 'refresh and look around', 'codex-home': codexHome, store: 'runner', 'safety-strategy': 'unprivileged-user' },
-      env: { PATH: `${binDir}:${process.env.PATH}`, AGENT_NEW_REFRESH: newRefresh, ACTION_CODEX_HOME: codexHome },
+      env: { PATH: `${binDir}:${SYSTEM_PATH}`, AGENT_NEW_REFRESH: newRefresh, ACTION_CODEX_HOME: codexHome },
     });
     expect(main.stdout).toContain('agent ran');
     expect(main.exitCode).toBe(0);
@@ -124,11 +123,12 @@ const alive = (pid: number): boolean => {
     const record = JSON.parse(readFileSync(path.join(runner.workspace, 'agent-record.json'), 'utf8')) as AgentRecord;
     const agentUid = Number(execFileSync('id', ['-u', 'codex-agent'], { encoding: 'utf8' }).trim());
     expect(record.uid).toBe(agentUid);
-    expect(record.uid).not.toBe(process.getuid?.());
     expect(record.euid).toBe(agentUid);
-    // no root group left over from the action
+    expect(record.uid).not.toBe(owner.uid);
+    // only its own group: none of root's or the runner's
     expect(record.groups).not.toContain(0);
-    // the parent (main's node), and every ancestor up to init, keeps its environment (inputs included) to itself
+    expect(record.groups).not.toContain(owner.gid);
+    // the parent (main's node, or sudo), and every ancestor up to init, keeps its environment (inputs included) to itself
     expect(record.environs.length).toBeGreaterThanOrEqual(2);
     for (const { result } of record.environs) expect(result).toBe('EACCES');
     expect(record.runnerTemp).toBe('EACCES');
@@ -143,8 +143,8 @@ const alive = (pid: number): boolean => {
     expect(existsSync(record.codexHome)).toBe(false);
     expect(statSync(runner.temp).mode & 0o7777).toBe(tempMode);
     const made = statSync(path.join(runner.workspace, 'agent-was-here.txt'));
-    expect([made.uid, made.gid]).toEqual([process.getuid?.(), process.getgid?.()]);
-    expect(statSync(runner.workspace).uid).toBe(process.getuid?.());
+    expect([made.uid, made.gid]).toEqual([owner.uid, owner.gid]);
+    expect(statSync(runner.workspace).uid).toBe(owner.uid);
 
     // post persists the file the agent refreshed: the runner store keeps it in codex-home
     expect(post.exitCode).toBe(0);
@@ -153,5 +153,81 @@ const alive = (pid: number): boolean => {
     expect(kept.tokens.refresh_token).toBe(newRefresh);
     expect(main.masks).toContain(newRefresh);
     expect(leakedSecrets(stepLogs(main, post), [seedRefresh, newRefresh])).toEqual([]);
+  } finally {
+    runner.remove();
+  }
+}
+
+(ROOT_ON_LINUX ? describe : describe.skip)(`safety-strategy: unprivileged-user${ROOT_ON_LINUX ? '' : ' (skipped: needs root on Linux to create the agent user)'}`, () => {
+  let binDir: string;
+  let runner: Runner;
+
+  beforeAll(() => {
+    binDir = mkdtempSync(path.join(os.tmpdir(), 'codex-auth-agent-bin-'));
+    chmodSync(binDir, 0o755);
+    writeFileSync(path.join(binDir, 'codex'), AGENT, { mode: 0o755 });
+    runner = newRunner({ name: 'agent-user-2' });
+    chmodSync(runner.dir, 0o755);
+  });
+
+  afterAll(() => {
+    runner?.remove();
+    if (binDir) rmSync(binDir, { recursive: true, force: true });
+  });
+
+  test('as root: the agent runs as another user, reaches only the workspace and its own CODEX_HOME, and its refreshed auth.json is persisted', async () => {
+    await hostileJob(binDir);
+  });
+
+  describe(`through passwordless sudo, as on GitHub-hosted runners${SUDO ? '' : ' (skipped: sudo is not installed)'}`, () => {
+    let user: { uid: number; gid: number } | undefined;
+    beforeAll(() => {
+      if (!SUDO) return;
+      if (spawnSync('id', ['-u', SIM_USER]).status !== 0) execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', SIM_USER]);
+      writeFileSync(SUDOERS, `${SIM_USER} ALL=(ALL) NOPASSWD: ALL\n`, { mode: 0o440 });
+      user = { uid: Number(execFileSync('id', ['-u', SIM_USER], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', SIM_USER], { encoding: 'utf8' })) };
+    });
+    afterAll(() => {
+      if (SUDO) rmSync(SUDOERS, { force: true });
+    });
+
+    (SUDO ? test : test.skip)('the same job, with the action running as a user that has passwordless sudo', async () => {
+      await hostileJob(binDir, user);
+    });
+  });
+
+  test('the real Codex CLI, run as the agent, refreshes a stale auth.json, and post persists it', async () => {
+    // The CLI the suite uses lies under root's 0700 home: the agent reaches a hard-linked copy in a 0755 dir,
+    // as it would reach a CLI in the runner's tool cache.
+    const cliDir = mkdtempSync(path.join(os.tmpdir(), 'codex-auth-agent-cli-'));
+    chmodSync(cliDir, 0o755);
+    const installed = path.dirname(path.dirname(path.dirname(codexBinary())));
+    execFileSync('cp', ['-al', installed, path.join(cliDir, 'cli')]);
+    const backend = await startCodexBackend();
+    const home = path.join(runner.dir, 'codex-home-real');
+    try {
+      const ca = backend.env(home).CODEX_CA_CERTIFICATE as string;
+      chmodSync(path.dirname(ca), 0o755);
+      chmodSync(ca, 0o644);
+      const { family, authJson } = backend.issue({ stale: true, accountId: 'acct-agent-real', email: 'ci-bot@example.com' });
+      const { main, post } = await runJob({
+        runner,
+        inputs: { 'auth-json': authJson, prompt: 'Reply with the single word OK.', 'codex-home': home, store: 'runner', 'codex-args': JSON.stringify(backend.args()), 'safety-strategy': 'unprivileged-user' },
+        env: { ...backend.env(home, {}), PATH: `${path.join(cliDir, 'cli', 'node_modules', '.bin')}:${process.env.PATH}` },
+        job: { runId: '2001' },
+      });
+      expect(main.stdout).toMatch(/Codex runs as the user codex-agent/);
+      expect(main.exitCode).toBe(0);
+      expect(main.outputs).toMatchObject({ refreshed: 'true', 'exit-code': '0', 'final-message': 'OK' });
+      expect(backend.tokenRequests).toHaveLength(1);
+      expect(post.exitCode).toBe(0);
+      expect(post.stdout).toContain('stays in');
+      const kept = JSON.parse(readFileSync(path.join(home, 'auth.json'), 'utf8')) as { tokens: { refresh_token: string } };
+      expect(kept.tokens.refresh_token).toBe(family.refreshToken);
+      expect(leakedSecrets(stepLogs(main, post), [family.refreshToken, family.accessToken, ...family.used])).toEqual([]);
+    } finally {
+      await backend.stop();
+      rmSync(cliDir, { recursive: true, force: true });
+    }
   });
 });

@@ -9,7 +9,7 @@ import { errorMessage, UserError } from '../errors.js';
 import type { SafetyStrategy } from '../inputs.js';
 import type { Log } from '../log.js';
 import { asAgent, baseEnv, privileged, probePrivilege, run, shellExports, why, type Privilege } from './agent-exec.js';
-import { bitsFor, firstClosedDir, isWithin, processesOf, readAgentFile, type Account } from './agent-files.js';
+import { AGENT_FILE_LIMIT, bitsFor, firstClosedDir, isWithin, processesOf, readAgentFile, type Account } from './agent-files.js';
 
 /** The user codex runs as under `safety-strategy: unprivileged-user`. */
 export const AGENT_USER = 'codex-agent';
@@ -178,7 +178,7 @@ async function setUp(privilege: Privilege, account: Account, options: AgentOptio
     runAs,
     finish: async () => {
       await runAs.endAll();
-      await bringBack(account, path.join(codexHome, 'auth.json'), authPath, restored, log).catch((error: unknown) =>
+      await bringBack(account, (file) => readBack(privilege, account, file, AGENT_FILE_LIMIT), path.join(codexHome, 'auth.json'), authPath, restored, log).catch((error: unknown) =>
         log.warning(`The auth.json Codex used as ${account.name} was not taken back: ${errorMessage(error)}`),
       );
       for (const problem of await undo()) log.warning(`After running Codex as ${account.name}: ${problem}.`);
@@ -228,8 +228,15 @@ async function closeToOthers(account: Account, options: AgentOptions, lent: stri
  * The agent's auth.json comes back into the action's codex-home when Codex refreshed it: read without
  * following links, then checked as post would (valid, not older), then written atomically, 0600.
  */
-async function bringBack(account: Account, agentAuth: string, authPath: string, restored: { hash: string; lastRefresh: number | null }, log: Log): Promise<void> {
-  const text = await readAgentFile(agentAuth, account);
+async function bringBack(
+  account: Account,
+  read: (file: string) => Promise<string | null>,
+  agentAuth: string,
+  authPath: string,
+  restored: { hash: string; lastRefresh: number | null },
+  log: Log,
+): Promise<void> {
+  const text = await read(agentAuth);
   const decision = decidePersist(restored, text);
   if (decision.kind === 'unchanged') return;
   if (decision.kind !== 'changed') {
@@ -255,9 +262,7 @@ function agentRunAs(privilege: Privilege, account: Account, runDir: string, code
       return { file: 'sudo', args: ['-n', '-u', account.name, '--', 'env', '-i', '/bin/sh', '-c', script, envFile, file, ...args], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } };
     },
     async readOutput(file) {
-      if (privilege === 'root') return (await readAgentFile(file, account, 1024 * 1024)) ?? '';
-      const result = await asAgent(privilege, account, ['sh', '-c', '[ -f "$0" ] && [ ! -L "$0" ] && exec head -c 1048576 -- "$0"', file]);
-      return result.code === 0 ? result.stdout : '';
+      return (await readBack(privilege, account, file, 1024 * 1024)) ?? '';
     },
     async endAll() {
       for (let round = 0; round < 20 && (await processesOf(account.uid)).length > 0; round++) {
@@ -266,6 +271,25 @@ function agentRunAs(privilege: Privilege, account: Account, runDir: string, code
       }
     },
   };
+}
+
+/** Exit codes of READ_BACK, each a reason to refuse. */
+const REFUSED: Record<number, string> = { 3: 'it is a symbolic link', 5: 'it is not a regular file', 6: 'it is not owned by the agent user', 7: 'it is larger than allowed' };
+/** The same checks as readAgentFile, run as the agent itself (through sudo the action cannot open its files). */
+const READ_BACK = '[ -L "$0" ] && exit 3; [ -e "$0" ] || exit 4; [ -f "$0" ] || exit 5; [ -O "$0" ] || exit 6; [ "$(stat -c %s -- "$0")" -le "$1" ] || exit 7; exec cat -- "$0"';
+
+/**
+ * Reads a file the agent left, once its processes are gone. As root: O_NOFOLLOW and fstat (readAgentFile).
+ * Through sudo: as the agent user, so a link could only ever lead to what that user may read anyway.
+ */
+async function readBack(privilege: Privilege, account: Account, file: string, limit: number): Promise<string | null> {
+  if (privilege === 'root') return readAgentFile(file, account, limit);
+  const result = await asAgent(privilege, account, ['sh', '-c', READ_BACK, file, String(limit)]);
+  if (result.code === 4) return null;
+  const refused = REFUSED[result.code];
+  if (refused) throw new UserError(`Refusing to take ${file} back from ${account.name}: ${refused}.`);
+  if (result.code !== 0 || result.stdout.length > limit) throw new Error(`Could not read ${file} as ${account.name}: ${why(result)}`);
+  return result.stdout;
 }
 
 /** Writes `text` to `file` as the agent user (0600), through sudo with the text on stdin. */
