@@ -6,7 +6,7 @@ import { afterAll, describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { AGENT_FILE_LIMIT, bitsFor, firstClosedDir, isWithin, readAgentFile } from '../../src/codex/agent-files.js';
+import { AGENT_FILE_LIMIT, bitsFor, closedAncestors, isWithin, readAgentFile } from '../../src/codex/agent-files.js';
 import { UserError } from '../../src/errors.js';
 import { cleanupTempDirs, rejection, tempDir } from '../support/fixtures.js';
 
@@ -83,16 +83,25 @@ describe('permission checks', () => {
     expect(bitsFor(stat, { uid: 11, gid: 21 })).toBe(1);
   });
 
-  test('firstClosedDir names the first directory another user cannot pass', async () => {
+  test('closedAncestors names every directory above the target that another user cannot pass, top first', async () => {
     const top = tempDir();
-    const inner = path.join(top, 'a', 'b');
+    const inner = path.join(top, 'a', 'b', 'c');
     mkdirSync(inner, { recursive: true });
-    chmodSync(top, 0o755);
-    chmodSync(path.join(top, 'a'), 0o750);
+    chmodSync(top, 0o750);
+    chmodSync(path.join(top, 'a'), 0o755);
+    chmodSync(path.join(top, 'a', 'b'), 0o700);
+    chmodSync(inner, 0o700); // the target itself is lent to the agent, not passed through
     const other = { uid: me + 4242, gid: me + 4242 };
-    expect(await firstClosedDir(inner, other)).toEqual({ dir: path.join(top, 'a'), mode: 0o750, uid: me });
-    chmodSync(path.join(top, 'a'), 0o751);
-    expect(await firstClosedDir(inner, other)).toBeNull();
+    expect(await closedAncestors(inner, other)).toEqual([
+      { dir: top, mode: 0o750, uid: me },
+      { dir: path.join(top, 'a', 'b'), mode: 0o700, uid: me },
+    ]);
+    chmodSync(top, 0o751);
+    chmodSync(path.join(top, 'a', 'b'), 0o701);
+    expect(await closedAncestors(inner, other)).toEqual([]);
+    // its owner passes on the owner's bits
+    chmodSync(top, 0o700);
+    expect(await closedAncestors(inner, { uid: me, gid: me })).toEqual([]);
   });
 
   test('isWithin', () => {

@@ -99,8 +99,8 @@ const SUDOERS = `/etc/sudoers.d/${SIM_USER}`;
 async function hostileJob(binDir: string, user?: { uid: number; gid: number }): Promise<void> {
   const runner = newRunner({ name: 'agent-user-1' });
   try {
-    // mkdtemp makes the runner's dir 0700; the agent passes through it to the workspace, as on a real runner
-    chmodSync(runner.dir, 0o755);
+    // like /home/runner on GitHub-hosted runners: closed to other users, with the workspace below it
+    chmodSync(runner.dir, 0o750);
     const codexHome = path.join(runner.dir, 'codex-home');
     mkdirSync(codexHome, { mode: 0o700 });
     if (user) execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, runner.dir]);
@@ -118,6 +118,7 @@ async function hostileJob(binDir: string, user?: { uid: number; gid: number }): 
     expect(main.stdout).toContain('agent ran');
     expect(main.exitCode).toBe(0);
     expect(main.stdout).toMatch(/Codex runs as the user codex-agent \(uid \d+\)/);
+    expect(main.stdout).toContain(`${runner.dir} lets other users pass (mode 751, was 750) while Codex runs`);
     expect(main.outputs).toMatchObject({ refreshed: 'true', 'exit-code': '0', 'final-message': 'done as the agent' });
 
     const record = JSON.parse(readFileSync(path.join(runner.workspace, 'agent-record.json'), 'utf8')) as AgentRecord;
@@ -142,6 +143,7 @@ async function hostileJob(binDir: string, user?: { uid: number; gid: number }): 
     expect(alive(record.escapedPid)).toBe(false);
     expect(existsSync(record.codexHome)).toBe(false);
     expect(statSync(runner.temp).mode & 0o7777).toBe(tempMode);
+    expect(statSync(runner.dir).mode & 0o7777).toBe(0o750);
     const made = statSync(path.join(runner.workspace, 'agent-was-here.txt'));
     expect([made.uid, made.gid]).toEqual([owner.uid, owner.gid]);
     expect(statSync(runner.workspace).uid).toBe(owner.uid);

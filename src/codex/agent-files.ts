@@ -21,18 +21,16 @@ export function bitsFor(stat: Pick<Stats, 'uid' | 'gid' | 'mode'>, account: Pick
 }
 
 /**
- * The first directory on the way to `target` (itself included) that `account` cannot traverse, or null.
- * Plain mode bits: the account has no supplementary groups, and ACLs only ever widen what we check for.
+ * The directories above `target` that `account` cannot traverse, top first. Plain mode bits: the account
+ * has no supplementary groups, and an ACL could only widen what this finds.
  */
-export async function firstClosedDir(target: string, account: Pick<Account, 'uid' | 'gid'>): Promise<{ dir: string; mode: number; uid: number } | null> {
-  const parts = path.resolve(target).split(path.sep).filter(Boolean);
-  let dir: string = path.sep;
-  for (let i = 0; i <= parts.length; i++) {
-    if (i > 0) dir = path.join(dir, parts[i - 1] as string);
+export async function closedAncestors(target: string, account: Pick<Account, 'uid' | 'gid'>): Promise<{ dir: string; mode: number; uid: number }[]> {
+  const closed: { dir: string; mode: number; uid: number }[] = [];
+  for (let dir = path.dirname(path.resolve(target)); ; dir = path.dirname(dir)) {
     const stat = await fs.stat(dir);
-    if (stat.isDirectory() && (bitsFor(stat, account) & 1) === 0) return { dir, mode: stat.mode & 0o7777, uid: stat.uid };
+    if ((bitsFor(stat, account) & 1) === 0) closed.unshift({ dir, mode: stat.mode & 0o7777, uid: stat.uid });
+    if (dir === path.dirname(dir)) return closed;
   }
-  return null;
 }
 
 /**

@@ -9,7 +9,7 @@ import { errorMessage, UserError } from '../errors.js';
 import type { SafetyStrategy } from '../inputs.js';
 import type { Log } from '../log.js';
 import { asAgent, baseEnv, privileged, probePrivilege, run, shellExports, why, type Privilege } from './agent-exec.js';
-import { AGENT_FILE_LIMIT, bitsFor, firstClosedDir, isWithin, processesOf, readAgentFile, type Account } from './agent-files.js';
+import { AGENT_FILE_LIMIT, bitsFor, closedAncestors, isWithin, processesOf, readAgentFile, type Account } from './agent-files.js';
 
 /** The user codex runs as under `safety-strategy: unprivileged-user`. */
 export const AGENT_USER = 'codex-agent';
@@ -80,8 +80,6 @@ async function prepare(options: AgentOptions, platform: NodeJS.Platform): Promis
     throw new Unavailable(`\`codex --version\` fails when run as ${account.name} (${why(version)}): install Codex where every user can read it (not under a private home directory), e.g. with \`codex-version\` into the runner's tool cache`);
   }
   const lent = lentDirectory(options);
-  const closed = await firstClosedDir(lent, account);
-  if (closed) throw new Unavailable(`${account.name} cannot reach the working directory ${lent}: ${closed.dir} (mode ${closed.mode.toString(8)}, owner uid ${closed.uid}) is closed to other users`);
   for (const inside of [options.codexHome, options.ctx.runnerTemp]) {
     if (isWithin(inside, lent)) throw new Unavailable(`the working directory ${lent} contains ${inside}, which the agent must not own; point \`working-directory\` or \`codex-home\` elsewhere`);
   }
@@ -122,8 +120,8 @@ async function lookup(name: string): Promise<Account | null> {
   return { name, uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5] as string };
 }
 
-/** Directories closed for the run, with the mode to put back. */
-interface Closed {
+/** A directory whose mode the run changed, with the mode to put back. */
+interface Changed {
   dir: string;
   mode: number;
 }
@@ -142,18 +140,23 @@ async function setUp(privilege: Privilege, account: Account, options: AgentOptio
   const handed = await readCredentialFile(authPath);
   if (handed === null) throw new Error(`No auth.json in ${options.codexHome} to hand to ${account.name}`);
   const restored = { hash: hashText(handed), lastRefresh: parseAuthFile(handed, `The auth.json in ${options.codexHome}`).info.lastRefresh };
-  const closed: Closed[] = [];
+  const changed: Changed[] = [];
   let lentOut = false;
   const undo = async (): Promise<string[]> => {
     const problems: string[] = [];
     if (lentOut) problems.push(...(await giveBack(privilege, account, lent, owner)));
-    for (const { dir, mode } of closed.reverse()) await fs.chmod(dir, mode).catch((e: unknown) => problems.push(`could not restore the mode of ${dir}: ${errorMessage(e)}`));
-    closed.length = 0;
+    for (const { dir, mode } of changed.splice(0).reverse()) {
+      const restored = await privileged(privilege, ['chmod', mode.toString(8), '--', dir]);
+      if (restored.code !== 0) problems.push(`could not restore the mode of ${dir} (${why(restored)})`);
+    }
     const removed = await asAgent(privilege, account, ['rm', '-rf', '--', runDir]);
     if (removed.code !== 0) problems.push(`could not remove ${runDir} (${why(removed)})`);
     return problems;
   };
+  const runAs = agentRunAs(privilege, account, runDir, codexHome);
   try {
+    // whatever an earlier run of the agent left running (a job killed before it could clean up) goes first
+    await runAs.endAll();
     await must(privileged(privilege, ['chmod', '0700', account.home]), `make ${account.home} private`);
     for (const dir of [runDir, codexHome]) {
       await must(privileged(privilege, ['install', '-d', '-o', String(account.uid), '-g', String(account.gid), '-m', '0700', dir]), `create ${dir}`);
@@ -163,15 +166,17 @@ async function setUp(privilege: Privilege, account: Account, options: AgentOptio
     if ((await fs.lstat(config).catch(() => null))?.isFile()) {
       await must(privileged(privilege, ['install', '-o', String(account.uid), '-g', String(account.gid), '-m', '0600', config, path.join(codexHome, 'config.toml')]), `hand config.toml to ${account.name}`);
     }
+    await closeToOthers(privilege, account, options, lent, changed, log);
+    await openTheWay(privilege, account, lent, changed, log);
     lentOut = true;
     await must(privileged(privilege, ['chown', '-R', '-h', `--from=${owner.uid}`, String(account.uid), '--', lent]), `lend ${lent} to ${account.name}`);
-    closed.push(...(await closeToOthers(account, options, lent, log)));
+    const check = await asAgent(privilege, account, ['sh', '-c', 'cd -- "$0" && test -w .', lent]);
+    if (check.code !== 0) throw new Error(`${account.name} still cannot write ${lent} (${why(check)})`);
   } catch (error) {
     await undo();
     throw error;
   }
   log.info(`Codex runs as the user ${account.name} (uid ${account.uid}), which can write ${lent} and its own CODEX_HOME, and cannot read this step's environment, RUNNER_TEMP or the runner's files.`);
-  const runAs = agentRunAs(privilege, account, runDir, codexHome);
   return {
     account,
     codexHome,
@@ -206,10 +211,9 @@ async function giveBack(privilege: Privilege, account: Account, lent: string, ow
  * are closed to other users for the run when they are open; a directory the agent needs on its way, or one
  * the action does not own (such as /tmp), is left as it is with a warning.
  */
-async function closeToOthers(account: Account, options: AgentOptions, lent: string, log: Log): Promise<Closed[]> {
+async function closeToOthers(privilege: Privilege, account: Account, options: AgentOptions, lent: string, changed: Changed[], log: Log): Promise<void> {
   const env = options.env ?? process.env;
   const dirs = new Set([options.ctx.runnerTemp, ...FILE_COMMANDS.map((name) => env[name]).filter((f): f is string => !!f).map((f) => path.dirname(f))]);
-  const closed: Closed[] = [];
   for (const dir of dirs) {
     const stat = await fs.stat(dir).catch(() => null);
     if (!stat?.isDirectory() || (bitsFor(stat, account) & 5) === 0) continue;
@@ -218,10 +222,25 @@ async function closeToOthers(account: Account, options: AgentOptions, lent: stri
       log.warning(`${dir} stays open to ${account.name} (mode ${(stat.mode & 0o7777).toString(8)}): ${needed ? 'Codex or the working directory lies inside it' : 'the action does not own it'}.`);
       continue;
     }
-    await fs.chmod(dir, stat.mode & 0o7770);
-    closed.push({ dir, mode: stat.mode & 0o7777 });
+    await setMode(privilege, dir, stat.mode & 0o7777, stat.mode & 0o7770, changed);
   }
-  return closed;
+}
+
+/**
+ * The directories above the working tree that other users cannot pass (on GitHub-hosted runners,
+ * /home/runner is 0750) get the others' search bit for the run: passing, not listing. RUNNER_TEMP and the
+ * action's private directories stay closed on their own (0700, or closed above).
+ */
+async function openTheWay(privilege: Privilege, account: Account, lent: string, changed: Changed[], log: Log): Promise<void> {
+  for (const { dir, mode } of await closedAncestors(lent, account)) {
+    await setMode(privilege, dir, mode, mode | 0o001, changed);
+    log.info(`${dir} lets other users pass (mode ${(mode | 0o001).toString(8)}, was ${mode.toString(8)}) while Codex runs, so that ${account.name} reaches ${lent}.`);
+  }
+}
+
+async function setMode(privilege: Privilege, dir: string, from: number, to: number, changed: Changed[]): Promise<void> {
+  changed.push({ dir, mode: from });
+  await must(privileged(privilege, ['chmod', to.toString(8), '--', dir]), `change the mode of ${dir}`);
 }
 
 /**
