@@ -127,9 +127,9 @@ interface Changed {
 }
 
 /**
- * Hands the agent its home, its own CODEX_HOME with a copy of auth.json, and the working tree (lent by
- * ownership, which needs no ACL tools and is undone exactly); closes RUNNER_TEMP and the file-command
- * directories where other users could enter them.
+ * Hands the agent its home, its own CODEX_HOME with a copy of auth.json, and the working tree; closes
+ * RUNNER_TEMP and the file-command directories where other users could enter them. Whatever fails on the
+ * way is undone, and makes the strategy unavailable.
  */
 async function setUp(privilege: Privilege, account: Account, options: AgentOptions, lent: string): Promise<AgentRun> {
   const { log } = options;
@@ -141,13 +141,12 @@ async function setUp(privilege: Privilege, account: Account, options: AgentOptio
   if (handed === null) throw new Error(`No auth.json in ${options.codexHome} to hand to ${account.name}`);
   const restored = { hash: hashText(handed), lastRefresh: parseAuthFile(handed, `The auth.json in ${options.codexHome}`).info.lastRefresh };
   const changed: Changed[] = [];
-  let lentOut = false;
+  const lending = { out: false };
   const undo = async (): Promise<string[]> => {
-    const problems: string[] = [];
-    if (lentOut) problems.push(...(await giveBack(privilege, account, lent, owner)));
+    const problems = lending.out ? await giveBack(privilege, account, lent, owner) : [];
     for (const { dir, mode } of changed.splice(0).reverse()) {
-      const restored = await privileged(privilege, ['chmod', mode.toString(8), '--', dir]);
-      if (restored.code !== 0) problems.push(`could not restore the mode of ${dir} (${why(restored)})`);
+      const put = await privileged(privilege, ['chmod', mode.toString(8), '--', dir]);
+      if (put.code !== 0) problems.push(`could not restore the mode of ${dir} (${why(put)})`);
     }
     const removed = await asAgent(privilege, account, ['rm', '-rf', '--', runDir]);
     if (removed.code !== 0) problems.push(`could not remove ${runDir} (${why(removed)})`);
@@ -157,24 +156,14 @@ async function setUp(privilege: Privilege, account: Account, options: AgentOptio
   try {
     // whatever an earlier run of the agent left running (a job killed before it could clean up) goes first
     await runAs.endAll();
-    await must(privileged(privilege, ['chmod', '0700', account.home]), `make ${account.home} private`);
-    for (const dir of [runDir, codexHome]) {
-      await must(privileged(privilege, ['install', '-d', '-o', String(account.uid), '-g', String(account.gid), '-m', '0700', dir]), `create ${dir}`);
-    }
-    await must(privileged(privilege, ['install', '-o', String(account.uid), '-g', String(account.gid), '-m', '0600', authPath, path.join(codexHome, 'auth.json')]), `hand auth.json to ${account.name}`);
-    const config = path.join(options.codexHome, 'config.toml');
-    if ((await fs.lstat(config).catch(() => null))?.isFile()) {
-      await must(privileged(privilege, ['install', '-o', String(account.uid), '-g', String(account.gid), '-m', '0600', config, path.join(codexHome, 'config.toml')]), `hand config.toml to ${account.name}`);
-    }
+    await handOver(privilege, account, options.codexHome, runDir, codexHome);
     await closeToOthers(privilege, account, options, lent, changed, log);
     await openTheWay(privilege, account, lent, changed, log);
-    lentOut = true;
-    await must(privileged(privilege, ['chown', '-R', '-h', `--from=${owner.uid}`, String(account.uid), '--', lent]), `lend ${lent} to ${account.name}`);
-    const check = await asAgent(privilege, account, ['sh', '-c', 'cd -- "$0" && test -w .', lent]);
-    if (check.code !== 0) throw new Error(`${account.name} still cannot write ${lent} (${why(check)})`);
+    lending.out = true;
+    await lend(privilege, account, lent, owner.uid);
   } catch (error) {
     await undo();
-    throw error;
+    throw new Unavailable(errorMessage(error));
   }
   log.info(`Codex runs as the user ${account.name} (uid ${account.uid}), which can write ${lent} and its own CODEX_HOME, and cannot read this step's environment, RUNNER_TEMP or the runner's files.`);
   return {
@@ -189,6 +178,25 @@ async function setUp(privilege: Privilege, account: Account, options: AgentOptio
       for (const problem of await undo()) log.warning(`After running Codex as ${account.name}: ${problem}.`);
     },
   };
+}
+
+/** The agent's private run directory and CODEX_HOME (0700), auth.json and config.toml in it (0600), all its own. */
+async function handOver(privilege: Privilege, account: Account, from: string, runDir: string, codexHome: string): Promise<void> {
+  const ids = ['-o', String(account.uid), '-g', String(account.gid)];
+  await must(privileged(privilege, ['chmod', '0700', account.home]), `make ${account.home} private`);
+  for (const dir of [runDir, codexHome]) await must(privileged(privilege, ['install', '-d', ...ids, '-m', '0700', dir]), `create ${dir}`);
+  for (const name of ['auth.json', 'config.toml']) {
+    const file = path.join(from, name);
+    if (name === 'config.toml' && !(await fs.lstat(file).catch(() => null))?.isFile()) continue;
+    await must(privileged(privilege, ['install', ...ids, '-m', '0600', file, path.join(codexHome, name)]), `hand ${name} to ${account.name}`);
+  }
+}
+
+/** The working tree is lent by ownership, which needs no ACL tools and is undone exactly (giveBack). */
+async function lend(privilege: Privilege, account: Account, lent: string, ownerUid: number): Promise<void> {
+  await must(privileged(privilege, ['chown', '-R', '-h', `--from=${ownerUid}`, String(account.uid), '--', lent]), `lend ${lent} to ${account.name}`);
+  const check = await asAgent(privilege, account, ['sh', '-c', 'cd -- "$0" && test -w .', lent]);
+  if (check.code !== 0) throw new Error(`${account.name} still cannot write ${lent} (${why(check)})`);
 }
 
 async function must(pending: Promise<{ code: number; stdout: string; stderr: string }>, what: string): Promise<void> {
