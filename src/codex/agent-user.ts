@@ -172,7 +172,7 @@ async function setUp(privilege: Privilege, account: Account, options: AgentOptio
     runAs,
     finish: async () => {
       await runAs.endAll();
-      await bringBack(account, (file) => readBack(privilege, account, file, AGENT_FILE_LIMIT), path.join(codexHome, 'auth.json'), authPath, restored, log).catch((error: unknown) =>
+      await bringBack(account, runAs.readBack, path.join(codexHome, 'auth.json'), authPath, restored, log).catch((error: unknown) =>
         log.warning(`The auth.json Codex used as ${account.name} was not taken back: ${errorMessage(error)}`),
       );
       for (const problem of await undo()) log.warning(`After running Codex as ${account.name}: ${problem}.`);
@@ -274,8 +274,26 @@ async function bringBack(
   log.info(`Codex refreshed auth.json as ${account.name}; the refreshed file is back in ${path.dirname(authPath)}.`);
 }
 
-/** How runCodexExec starts codex as the agent, reads what it wrote, and ends what it left. */
-function agentRunAs(privilege: Privilege, account: Account, runDir: string, codexHome: string): RunAs {
+/**
+ * How runCodexExec starts codex as the agent, reads what it wrote, and ends what it left. Ending and
+ * reading take turns: a `kill -1` as that user while a read runs as that user (through sudo) would end
+ * the read too.
+ */
+function agentRunAs(privilege: Privilege, account: Account, runDir: string, codexHome: string): RunAs & { readBack(file: string): Promise<string | null> } {
+  let turn: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = turn.then(fn, fn);
+    turn = next.catch(() => undefined);
+    return next;
+  };
+  const endAll = async () => {
+    // kill(-1) as that user reaches every process it owns, in any group or session; at least once, since
+    // /proc mounted with hidepid may show the action none of them
+    for (let round = 0; round === 0 || (round < 20 && (await processesOf(account.uid)).length > 0); round++) {
+      if (round > 0) await new Promise((r) => setTimeout(r, 25 * round));
+      await asAgent(privilege, account, ['sh', '-c', 'kill -KILL -1 2>/dev/null; exit 0'], { timeoutMs: 10_000 });
+    }
+  };
   return {
     outputDir: runDir,
     codexHome,
@@ -288,15 +306,9 @@ function agentRunAs(privilege: Privilege, account: Account, runDir: string, code
       const script = 'set -a && . "$0" && rm -f -- "$0" && set +a && exec "$@"';
       return { file: 'sudo', args: ['-n', '-u', account.name, '--', 'env', '-i', '/bin/sh', '-c', script, envFile, file, ...args], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } };
     },
-    async readOutput(file) {
-      return (await readBack(privilege, account, file, 1024 * 1024)) ?? '';
-    },
-    async endAll() {
-      for (let round = 0; round < 20 && (await processesOf(account.uid)).length > 0; round++) {
-        await asAgent(privilege, account, ['sh', '-c', 'kill -KILL -1 2>/dev/null; exit 0'], { timeoutMs: 10_000 });
-        await new Promise((r) => setTimeout(r, 25 * round));
-      }
-    },
+    readOutput: (file) => inTurn(async () => (await readBack(privilege, account, file, 1024 * 1024)) ?? ''),
+    endAll: () => inTurn(endAll),
+    readBack: (file) => inTurn(() => readBack(privilege, account, file, AGENT_FILE_LIMIT)),
   };
 }
 
