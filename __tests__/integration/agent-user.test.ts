@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makeAuthJson, makeRefreshToken, startCodexBackend } from '../support/codex-backend.js';
@@ -46,6 +46,8 @@ const record = {
   stateWrite: stateFile ? attempt(() => fs.appendFileSync(stateFile, 'forged=by-the-agent\\n')) : 'no GITHUB_STATE',
   actionCodexHome: attempt(() => fs.readFileSync(process.env.ACTION_CODEX_HOME + '/auth.json')),
   workspaceWrite: attempt(() => fs.writeFileSync(path.join(process.cwd(), 'agent-was-here.txt'), 'hello\\n')),
+  existingWrite: attempt(() => fs.appendFileSync(path.join(process.cwd(), 'existing.txt'), 'edited by the agent\\n')),
+  hardLinkWrite: attempt(() => fs.appendFileSync(path.join(process.cwd(), 'linked.txt'), 'poisoned\\n')),
   escapedPid: escaped.pid,
 };
 const auth = path.join(process.env.CODEX_HOME, 'auth.json');
@@ -72,6 +74,8 @@ interface AgentRecord {
   stateWrite: string;
   actionCodexHome: string;
   workspaceWrite: string;
+  existingWrite: string;
+  hardLinkWrite: string;
   escapedPid: number;
 }
 
@@ -103,6 +107,11 @@ async function hostileJob(binDir: string, user?: { uid: number; gid: number }): 
     chmodSync(runner.dir, 0o750);
     const codexHome = path.join(runner.dir, 'codex-home');
     mkdirSync(codexHome, { mode: 0o700 });
+    // a file the job checked out, and one hard-linked from outside the tree (as a package manager's store does)
+    writeFileSync(path.join(runner.workspace, 'existing.txt'), 'from the checkout\n', { mode: 0o644 });
+    const outside = path.join(runner.dir, 'store-file.txt');
+    writeFileSync(outside, 'store content\n', { mode: 0o644 });
+    linkSync(outside, path.join(runner.workspace, 'linked.txt'));
     if (user) execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, runner.dir]);
     const owner = user ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
     const seedRefresh = makeRefreshToken();
@@ -137,6 +146,11 @@ async function hostileJob(binDir: string, user?: { uid: number; gid: number }): 
     if (record.stateFile) expect(record.stateWrite).toBe('EACCES');
     expect(main.state.forged).toBeUndefined();
     expect(record.workspaceWrite).toBe('ok');
+    expect(record.existingWrite).toBe('ok');
+    // a file with another name outside the tree is not lent: the agent cannot change it through the tree
+    expect(record.hardLinkWrite).toBe('EACCES');
+    expect(readFileSync(outside, 'utf8')).toBe('store content\n');
+    expect([statSync(outside).uid, statSync(path.join(runner.workspace, 'existing.txt')).uid]).toEqual([owner.uid, owner.uid]);
     expect(record.codexHome.startsWith(`${record.home}/`)).toBe(true);
 
     // after the run: the escaped process is gone, the agent's copy too, and every permission is as it was

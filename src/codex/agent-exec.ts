@@ -59,9 +59,9 @@ export async function probePrivilege(): Promise<Privilege | null> {
 }
 
 /** A command as root. */
-export function privileged(privilege: Privilege, args: string[]): Promise<CommandResult> {
+export function privileged(privilege: Privilege, args: string[], options: { timeoutMs?: number } = {}): Promise<CommandResult> {
   const [file, ...rest] = args as [string, ...string[]];
-  return privilege === 'root' ? run(file, rest) : run('sudo', ['-n', '--', ...args]);
+  return privilege === 'root' ? run(file, rest, options) : run('sudo', ['-n', '--', ...args], options);
 }
 
 /** The small environment every helper command of the agent user gets: never the action's. */

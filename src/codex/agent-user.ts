@@ -192,9 +192,17 @@ async function handOver(privilege: Privilege, account: Account, from: string, ru
   }
 }
 
-/** The working tree is lent by ownership, which needs no ACL tools and is undone exactly (giveBack). */
+/** A big working tree takes a while to walk. */
+const TREE_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * The working tree is lent by ownership, which needs no ACL tools, keeps git's ownership check happy, and is
+ * undone exactly (giveBack). Files with more than one link stay the owner's: their other names may lie
+ * outside the tree (a package manager's store), and the agent can still replace them, not change them.
+ */
 async function lend(privilege: Privilege, account: Account, lent: string, ownerUid: number): Promise<void> {
-  await must(privileged(privilege, ['chown', '-R', '-h', `--from=${ownerUid}`, String(account.uid), '--', lent]), `lend ${lent} to ${account.name}`);
+  const find = ['find', '-P', lent, '(', '-type', 'd', '-o', '-links', '1', ')', '-user', String(ownerUid), '-exec', 'chown', '-h', String(account.uid), '--', '{}', '+'];
+  await must(privileged(privilege, find, { timeoutMs: TREE_TIMEOUT_MS }), `lend ${lent} to ${account.name}`);
   const check = await asAgent(privilege, account, ['sh', '-c', 'cd -- "$0" && test -w .', lent]);
   if (check.code !== 0) throw new Error(`${account.name} still cannot write ${lent} (${why(check)})`);
 }
@@ -208,7 +216,7 @@ async function must(pending: Promise<{ code: number; stdout: string; stderr: str
 async function giveBack(privilege: Privilege, account: Account, lent: string, owner: { uid: number; gid: number }): Promise<string[]> {
   const problems: string[] = [];
   for (const [from, to] of [[`--from=${account.uid}`, String(owner.uid)], [`--from=:${account.gid}`, `:${owner.gid}`]] as const) {
-    const result = await privileged(privilege, ['chown', '-R', '-h', from, to, '--', lent]);
+    const result = await privileged(privilege, ['chown', '-R', '-h', from, to, '--', lent], { timeoutMs: TREE_TIMEOUT_MS });
     if (result.code !== 0) problems.push(`could not give ${lent} back to uid ${owner.uid} (${why(result)})`);
   }
   return problems;
