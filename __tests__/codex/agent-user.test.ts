@@ -93,4 +93,15 @@ describe('where unprivileged-user is not available', () => {
     const error = await rejection(prepareAgentRun({ ...o, codexHome }));
     expect(error.message).toContain(`the working directory ${o.workingDirectory} contains ${codexHome}, which the agent must not own`);
   });
+
+  (ROOT_ON_LINUX ? test : test.skip)(`a working directory that holds this action (uses: ./) is never lent: the agent could rewrite post${ROOT_ON_LINUX ? '' : ' (skipped: needs root on Linux)'}`, async () => {
+    const o = options({ strategy: 'unprivileged-user' });
+    const error = await rejection(prepareAgentRun({ ...o, env: { GITHUB_ACTION_PATH: o.workingDirectory } }));
+    expect(error.message).toContain(
+      `the working directory ${o.workingDirectory} contains this action (${o.workingDirectory}, as with \`uses: ./\`), and an agent that may write there could rewrite its post step, which runs with this step's inputs; use the action from another directory or repository.`,
+    );
+    const auto = options();
+    expect(await prepareAgentRun({ ...auto, env: { GITHUB_ACTION_PATH: path.join(auto.workingDirectory, 'sub') } })).toBeNull();
+    expect(auto.log.text('info')).toContain('fell back to `none`');
+  });
 });

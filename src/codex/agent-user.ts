@@ -83,7 +83,19 @@ async function prepare(options: AgentOptions, platform: NodeJS.Platform): Promis
   for (const inside of [options.codexHome, options.ctx.runnerTemp]) {
     if (isWithin(inside, lent)) throw new Unavailable(`the working directory ${lent} contains ${inside}, which the agent must not own; point \`working-directory\` or \`codex-home\` elsewhere`);
   }
+  const action = actionPaths(options.env ?? process.env).find((p) => isWithin(p, lent));
+  if (action) {
+    throw new Unavailable(
+      `the working directory ${lent} contains this action (${action}, as with \`uses: ./\`), and an agent that may write there could rewrite its post step, which runs with this step's inputs; use the action from another directory or repository`,
+    );
+  }
   return setUp(privilege, account, options, lent);
+}
+
+/** Where this action's own files are: where the runner says (not every runner does), and above the running bundle (dist/main/index.js). */
+function actionPaths(env: NodeJS.ProcessEnv): string[] {
+  const bundle = process.argv[1] ? path.dirname(path.dirname(path.dirname(path.resolve(process.argv[1])))) : '';
+  return [env.GITHUB_ACTION_PATH ?? '', bundle].filter(Boolean);
 }
 
 /** What the agent may write: the workspace when codex runs inside it, else the working directory alone. */
