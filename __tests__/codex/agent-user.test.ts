@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { prepareAgentRun, resolveSafetyStrategy, type AgentOptions } from '../../src/codex/agent-user.js';
+import { agentUserName, prepareAgentRun, resolveSafetyStrategy, type AgentOptions } from '../../src/codex/agent-user.js';
 import { UserError } from '../../src/errors.js';
 import type { SafetyStrategy } from '../../src/inputs.js';
 import { cleanupTempDirs, recordingLog, rejection, runContext, tempDir, type RecordingLog } from '../support/fixtures.js';
@@ -25,6 +25,18 @@ describe('resolveSafetyStrategy', () => {
     ['none', 'github-hosted', 'linux', 'none'],
   ])('%s on a %s %s runner is %s', (strategy, runnerEnvironment, platform, expected) => {
     expect(resolveSafetyStrategy(strategy, { runnerEnvironment, platform })).toBe(expected);
+  });
+});
+
+describe('agentUserName', () => {
+  test('codex-agent on a GitHub-hosted runner; one per runner name on self-hosted machines, which may host several', () => {
+    expect(agentUserName({ runnerEnvironment: 'github-hosted', runnerName: 'GitHub Actions 3' })).toBe('codex-agent');
+    const a = agentUserName({ runnerEnvironment: 'self-hosted', runnerName: 'build-1' });
+    const b = agentUserName({ runnerEnvironment: 'self-hosted', runnerName: 'build-2' });
+    expect(a).toMatch(/^codex-agent-[0-9a-f]{8}$/);
+    expect(b).not.toBe(a);
+    expect(agentUserName({ runnerEnvironment: 'self-hosted', runnerName: 'build-1' })).toBe(a);
+    expect(a.length).toBeLessThanOrEqual(32); // useradd's limit
   });
 });
 

@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { agentUserName } from '../../src/codex/agent-user.js';
 import { makeAuthJson, makeRefreshToken, startCodexBackend } from '../support/codex-backend.js';
 import { codexBinary } from '../support/codex-cli.js';
 import { leakedSecrets, newRunner, runJob, stepLogs, type Runner } from '../support/runner.js';
@@ -126,12 +127,15 @@ async function hostileJob(binDir: string, user?: { uid: number; gid: number }): 
     });
     expect(main.stdout).toContain('agent ran');
     expect(main.exitCode).toBe(0);
-    expect(main.stdout).toMatch(/Codex runs as the user codex-agent \(uid \d+\)/);
+    // a self-hosted runner gets an agent user of its own
+    const agentName = agentUserName({ runnerEnvironment: 'self-hosted', runnerName: runner.name });
+    expect(agentName).toMatch(/^codex-agent-[0-9a-f]{8}$/);
+    expect(main.stdout).toMatch(new RegExp(`Codex runs as the user ${agentName} \\(uid \\d+\\)`));
     expect(main.stdout).toContain(`${runner.dir} lets other users pass (mode 751, was 750) while Codex runs`);
     expect(main.outputs).toMatchObject({ refreshed: 'true', 'exit-code': '0', 'final-message': 'done as the agent' });
 
     const record = JSON.parse(readFileSync(path.join(runner.workspace, 'agent-record.json'), 'utf8')) as AgentRecord;
-    const agentUid = Number(execFileSync('id', ['-u', 'codex-agent'], { encoding: 'utf8' }).trim());
+    const agentUid = Number(execFileSync('id', ['-u', agentName], { encoding: 'utf8' }).trim());
     expect(record.uid).toBe(agentUid);
     expect(record.euid).toBe(agentUid);
     expect(record.uid).not.toBe(owner.uid);
@@ -232,7 +236,7 @@ async function hostileJob(binDir: string, user?: { uid: number; gid: number }): 
         env: { ...backend.env(home, {}), PATH: `${path.join(cliDir, 'cli', 'node_modules', '.bin')}:${process.env.PATH}` },
         job: { runId: '2001' },
       });
-      expect(main.stdout).toMatch(/Codex runs as the user codex-agent/);
+      expect(main.stdout).toMatch(/Codex runs as the user codex-agent-[0-9a-f]{8} /);
       expect(main.exitCode).toBe(0);
       expect(main.outputs).toMatchObject({ refreshed: 'true', 'exit-code': '0', 'final-message': 'OK' });
       expect(backend.tokenRequests).toHaveLength(1);

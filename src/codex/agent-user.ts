@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { decidePersist, hashText, parseAuthFile, readCredentialFile, writeCredentialFile } from '../auth-file.js';
@@ -11,8 +11,18 @@ import type { Log } from '../log.js';
 import { asAgent, baseEnv, privileged, probePrivilege, run, shellExports, why, type Privilege } from './agent-exec.js';
 import { AGENT_FILE_LIMIT, bitsFor, closedAncestors, isWithin, processesOf, readAgentFile, type Account } from './agent-files.js';
 
-/** The user codex runs as under `safety-strategy: unprivileged-user`. */
+/** The user codex runs as under `safety-strategy: unprivileged-user` on a GitHub-hosted runner. */
 export const AGENT_USER = 'codex-agent';
+
+/**
+ * One agent user per runner: on a machine that hosts several self-hosted runners, jobs run at once, and
+ * one shared user would let one job's agent write another's working tree, and one job's clean-up end
+ * another's agent. A GitHub-hosted runner is a machine of its own.
+ */
+export function agentUserName(ctx: Pick<RunContext, 'runnerEnvironment' | 'runnerName'>): string {
+  if (ctx.runnerEnvironment === 'github-hosted') return AGENT_USER;
+  return `${AGENT_USER}-${createHash('sha256').update(ctx.runnerName || 'runner').digest('hex').slice(0, 8)}`;
+}
 
 /** The runner's file-command files: the agent must not reach them (it could append state or outputs). */
 const FILE_COMMANDS = ['GITHUB_STATE', 'GITHUB_ENV', 'GITHUB_OUTPUT', 'GITHUB_PATH', 'GITHUB_STEP_SUMMARY'];
@@ -74,7 +84,7 @@ async function prepare(options: AgentOptions, platform: NodeJS.Platform): Promis
   if (platform !== 'linux') throw new Unavailable(`it needs Linux, and this runner is ${platform}`);
   const privilege = await probePrivilege();
   if (!privilege) throw new Unavailable(`the action runs as uid ${process.getuid?.()} without passwordless \`sudo\` (\`sudo -n true\` fails), so it cannot create or switch to a separate user`);
-  const account = await ensureAccount(privilege, options.user ?? AGENT_USER);
+  const account = await ensureAccount(privilege, options.user ?? agentUserName(options.ctx));
   const version = await asAgent(privilege, account, [options.codex, '--version'], { timeoutMs: 30_000 });
   if (version.code !== 0) {
     throw new Unavailable(`\`codex --version\` fails when run as ${account.name} (${why(version)}): install Codex where every user can read it (not under a private home directory), e.g. with \`codex-version\` into the runner's tool cache`);
