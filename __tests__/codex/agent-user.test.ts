@@ -1,7 +1,7 @@
 /**
  * `safety-strategy`: how `auto` resolves, and what happens where `unprivileged-user` cannot be had: an
  * explicit choice fails with the reason and the way out, `auto` falls back to `none` with one line. The
- * cases past the platform check create the `codex-agent` user, so they need root on Linux.
+ * cases that get as far as the user create `codex-agent`, so they need root on Linux.
  */
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -98,7 +98,7 @@ describe('where unprivileged-user is not available', () => {
     expect(auto.log.text('info')).toMatch(/^Codex runs as the job's own user \(`safety-strategy: auto` fell back to `none`\): `codex --version` fails when run as codex-agent/);
   });
 
-  (ROOT_ON_LINUX ? test : test.skip)(`a working directory that holds codex-home is never lent to the agent${ROOT_ON_LINUX ? '' : ' (skipped: needs root on Linux)'}`, async () => {
+  test('a working directory that holds codex-home is never lent to the agent', async () => {
     const o = options({ strategy: 'unprivileged-user' });
     const codexHome = path.join(o.workingDirectory, '.codex');
     mkdirSync(codexHome, { mode: 0o700 });
@@ -106,7 +106,7 @@ describe('where unprivileged-user is not available', () => {
     expect(error.message).toContain(`the working directory ${o.workingDirectory} contains ${codexHome}, which the agent must not own`);
   });
 
-  (ROOT_ON_LINUX ? test : test.skip)(`a working directory that holds this action (uses: ./) is never lent: the agent could rewrite post${ROOT_ON_LINUX ? '' : ' (skipped: needs root on Linux)'}`, async () => {
+  test('a working directory that holds this action (uses: ./) is never lent: the agent could rewrite post', async () => {
     const o = options({ strategy: 'unprivileged-user' });
     const error = await rejection(prepareAgentRun({ ...o, env: { GITHUB_ACTION_PATH: o.workingDirectory } }));
     expect(error.message).toContain(

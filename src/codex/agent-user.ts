@@ -56,7 +56,6 @@ export interface AgentOptions {
   log: Log;
   env?: NodeJS.ProcessEnv;
   platform?: NodeJS.Platform;
-  user?: string;
 }
 
 /**
@@ -82,13 +81,6 @@ export async function prepareAgentRun(options: AgentOptions): Promise<AgentRun |
 
 async function prepare(options: AgentOptions, platform: NodeJS.Platform): Promise<AgentRun> {
   if (platform !== 'linux') throw new Unavailable(`it needs Linux, and this runner is ${platform}`);
-  const privilege = await probePrivilege();
-  if (!privilege) throw new Unavailable(`the action runs as uid ${process.getuid?.()} without passwordless \`sudo\` (\`sudo -n true\` fails), so it cannot create or switch to a separate user`);
-  const account = await ensureAccount(privilege, options.user ?? agentUserName(options.ctx));
-  const version = await asAgent(privilege, account, [options.codex, '--version'], { timeoutMs: 30_000 });
-  if (version.code !== 0) {
-    throw new Unavailable(`\`codex --version\` fails when run as ${account.name} (${why(version)}): install Codex where every user can read it (not under a private home directory), e.g. with \`codex-version\` into the runner's tool cache`);
-  }
   const lent = lentDirectory(options);
   for (const inside of [options.codexHome, options.ctx.runnerTemp]) {
     if (isWithin(inside, lent)) throw new Unavailable(`the working directory ${lent} contains ${inside}, which the agent must not own; point \`working-directory\` or \`codex-home\` elsewhere`);
@@ -98,6 +90,13 @@ async function prepare(options: AgentOptions, platform: NodeJS.Platform): Promis
     throw new Unavailable(
       `the working directory ${lent} contains this action (${action}, as with \`uses: ./\`), and an agent that may write there could rewrite its post step, which runs with this step's inputs; use the action from another directory or repository`,
     );
+  }
+  const privilege = await probePrivilege();
+  if (!privilege) throw new Unavailable(`the action runs as uid ${process.getuid?.()} without passwordless \`sudo\` (\`sudo -n true\` fails), so it cannot create or switch to a separate user`);
+  const account = await ensureAccount(privilege, agentUserName(options.ctx));
+  const version = await asAgent(privilege, account, [options.codex, '--version'], { timeoutMs: 30_000 });
+  if (version.code !== 0) {
+    throw new Unavailable(`\`codex --version\` fails when run as ${account.name} (${why(version)}): install Codex where every user can read it (not under a private home directory), e.g. with \`codex-version\` into the runner's tool cache`);
   }
   return setUp(privilege, account, options, lent);
 }
