@@ -162,7 +162,7 @@ export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
       // would otherwise keep 'close' (and this step) waiting.
       child.once('exit', () => {
         killGroup('SIGKILL');
-        void runAs?.endAll();
+        void runAs?.endAll().catch(() => undefined); // the finally below ends them again, and reports
       });
       child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
     });

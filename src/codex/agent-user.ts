@@ -98,6 +98,9 @@ async function prepare(options: AgentOptions, platform: NodeJS.Platform): Promis
   if (version.code !== 0) {
     throw new Unavailable(`\`codex --version\` fails when run as ${account.name} (${why(version)}): install Codex where every user can read it (not under a private home directory), e.g. with \`codex-version\` into the runner's tool cache`);
   }
+  // Another uid is what keeps this process's environment (the inputs) from the agent: make sure it does.
+  const environ = await asAgent(privilege, account, ['sh', '-c', 'head -c 1 "/proc/$0/environ" >/dev/null 2>&1 && exit 9; exit 0', String(process.pid)]);
+  if (environ.code !== 0) throw new Unavailable(`${account.name} can read this step's environment through /proc/${process.pid}/environ (exit ${environ.code})`);
   return setUp(privilege, account, options, lent);
 }
 
