@@ -55,8 +55,14 @@ const auth = path.join(process.env.CODEX_HOME, 'auth.json');
 const json = JSON.parse(fs.readFileSync(auth, 'utf8'));
 json.tokens.refresh_token = process.env.AGENT_NEW_REFRESH;
 json.last_refresh = new Date().toISOString();
-fs.writeFileSync(auth + '.tmp', JSON.stringify(json, null, 2), { mode: 0o600 });
-fs.renameSync(auth + '.tmp', auth);
+if (process.env.AGENT_LINK_TO) {
+  // a refreshed-looking file elsewhere, and auth.json a link to what the agent wants read with the action's rights
+  fs.unlinkSync(auth);
+  fs.symlinkSync(process.env.AGENT_LINK_TO, auth);
+} else {
+  fs.writeFileSync(auth + '.tmp', JSON.stringify(json, null, 2), { mode: 0o600 });
+  fs.renameSync(auth + '.tmp', auth);
+}
 fs.writeFileSync(path.join(process.cwd(), 'agent-record.json'), JSON.stringify(record));
 const out = argv.indexOf('--output-last-message');
 if (out >= 0) fs.writeFileSync(argv[out + 1], 'done as the agent');
@@ -178,6 +184,33 @@ async function hostileJob(binDir: string, user?: { uid: number; gid: number }): 
   }
 }
 
+/** The agent leaves auth.json as a link to a file of the action's: main refuses it, and codex-home keeps its copy. */
+async function linkJob(binDir: string, user?: { uid: number; gid: number }): Promise<void> {
+  const runner = newRunner({ name: 'agent-user-1' });
+  try {
+    chmodSync(runner.dir, 0o750);
+    const codexHome = path.join(runner.dir, 'codex-home');
+    mkdirSync(codexHome, { mode: 0o700 });
+    if (user) execFileSync('chown', ['-R', `${user.uid}:${user.gid}`, runner.dir]);
+    const seed = makeAuthJson({ accountId: 'acct-agent', email: 'ci-bot@example.com', lastRefresh: new Date(Date.now() - 3600_000), refreshToken: makeRefreshToken() });
+    const { main, post } = await runJob({
+      runner,
+      user,
+      inputs: { 'auth-json': seed, prompt: 'leave a link', 'codex-home': codexHome, store: 'runner', 'safety-strategy': 'unprivileged-user' },
+      env: { PATH: `${binDir}:${SYSTEM_PATH}`, AGENT_NEW_REFRESH: makeRefreshToken(), ACTION_CODEX_HOME: codexHome, AGENT_LINK_TO: '/etc/shadow' },
+    });
+    expect(main.stdout).toContain('agent ran');
+    expect(main.exitCode).toBe(0);
+    expect(main.warnings.join('\n')).toMatch(/The auth\.json Codex used as codex-agent-[0-9a-f]{8} was not taken back: Refusing to take \S+\/auth\.json back from codex-agent-[0-9a-f]{8}: it is a symbolic link\./);
+    expect(main.outputs.refreshed).toBe('false');
+    expect(readFileSync(path.join(codexHome, 'auth.json'), 'utf8')).toBe(seed);
+    expect(post.exitCode).toBe(0);
+    expect(post.stdout + post.stderr).not.toContain('root:');
+  } finally {
+    runner.remove();
+  }
+}
+
 (ROOT_ON_LINUX ? describe : describe.skip)(`safety-strategy: unprivileged-user${ROOT_ON_LINUX ? '' : ' (skipped: needs root on Linux to create the agent user)'}`, () => {
   let binDir: string;
   let runner: Runner;
@@ -199,6 +232,10 @@ async function hostileJob(binDir: string, user?: { uid: number; gid: number }): 
     await hostileJob(binDir);
   });
 
+  test('as root: an auth.json the agent leaves as a link is refused, and codex-home keeps its copy', async () => {
+    await linkJob(binDir);
+  });
+
   describe(`through passwordless sudo, as on GitHub-hosted runners${SUDO ? '' : ' (skipped: sudo is not installed)'}`, () => {
     let user: { uid: number; gid: number } | undefined;
     beforeAll(() => {
@@ -213,6 +250,10 @@ async function hostileJob(binDir: string, user?: { uid: number; gid: number }): 
 
     (SUDO ? test : test.skip)('the same job, with the action running as a user that has passwordless sudo', async () => {
       await hostileJob(binDir, user);
+    });
+
+    (SUDO ? test : test.skip)('through sudo too, an auth.json the agent leaves as a link is refused', async () => {
+      await linkJob(binDir, user);
     });
   });
 
