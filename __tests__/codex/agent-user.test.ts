@@ -4,7 +4,8 @@
  * cases that get as far as the user create `codex-agent`, so they need root on Linux.
  */
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { agentUserName, prepareAgentRun, resolveSafetyStrategy, type AgentOptions } from '../../src/codex/agent-user.js';
 import { UserError } from '../../src/errors.js';
@@ -115,5 +116,21 @@ describe('where unprivileged-user is not available', () => {
     const auto = options();
     expect(await prepareAgentRun({ ...auto, env: { GITHUB_ACTION_PATH: path.join(auto.workingDirectory, 'sub') } })).toBeNull();
     expect(auto.log.text('info')).toContain('fell back to `none`');
+  });
+
+  (ROOT_ON_LINUX ? test : test.skip)(`an existing agent user whose home is not its own is refused, and nothing is changed there${ROOT_ON_LINUX ? '' : ' (skipped: needs root on Linux)'}`, async () => {
+    const ctx = { runnerEnvironment: 'self-hosted' as const, runnerName: 'home-test' };
+    const name = agentUserName(ctx);
+    const o = options({ strategy: 'unprivileged-user' });
+    spawnSync('userdel', [name]);
+    execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--home-dir', '/', name]);
+    try {
+      const rootMode = statSync('/').mode;
+      const error = await rejection(prepareAgentRun({ ...o, ctx: { ...o.ctx, ...ctx } }));
+      expect(error.message).toContain(`the home directory of ${name}, /, is not a directory of its own; remove the user (\`userdel ${name}\`) and the action creates it again`);
+      expect(statSync('/').mode).toBe(rootMode);
+    } finally {
+      execFileSync('userdel', [name]);
+    }
   });
 });

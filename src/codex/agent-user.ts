@@ -133,7 +133,18 @@ async function ensureAccount(privilege: Privilege, name: string): Promise<Accoun
   }
   const sudo = await run('sudo', ['-n', '-l', '-U', name], { timeoutMs: 10_000 });
   if (sudo.code === 0 && !/not allowed/i.test(sudo.stdout + sudo.stderr)) throw new Unavailable(`the user ${name} may run \`sudo\`; it must not`);
+  await ensureHome(privilege, account);
   return account;
+}
+
+/** Its home must be a directory of its own: the run changes its mode and puts the agent's CODEX_HOME in it. */
+async function ensureHome(privilege: Privilege, account: Account): Promise<void> {
+  const home = await fs.lstat(account.home).catch(() => null);
+  if (!home && account.home === `/home/${account.name}`) {
+    await must(privileged(privilege, ['install', '-d', '-o', String(account.uid), '-g', String(account.gid), '-m', '0700', account.home]), `create ${account.home}`);
+  } else if (!home?.isDirectory() || home.uid !== account.uid) {
+    throw new Unavailable(`the home directory of ${account.name}, ${account.home}, is not a directory of its own; remove the user (\`userdel ${account.name}\`) and the action creates it again`);
+  }
 }
 
 async function lookup(name: string): Promise<Account | null> {
