@@ -257,6 +257,43 @@ async function linkJob(binDir: string, user?: { uid: number; gid: number }): Pro
     });
   });
 
+  test('API-key mode: the login Codex wrote is handed to the agent as it is, and nothing is taken back', async () => {
+    const apiBin = mkdtempSync(path.join(os.tmpdir(), 'codex-auth-agent-apikey-'));
+    chmodSync(apiBin, 0o755);
+    const KEY = 'sk-proj-agent-user-test-0123456789abcdef';
+    writeFileSync(
+      path.join(apiBin, 'codex'),
+      `#!${process.execPath}
+const fs = require('fs');
+const argv = process.argv.slice(2);
+if (argv[0] === '--version') { console.log('codex-cli 0.169.0'); process.exit(0); }
+if (argv[0] === 'login') {
+  fs.writeFileSync(process.env.CODEX_HOME + '/auth.json', JSON.stringify({ auth_mode: 'apikey', OPENAI_API_KEY: fs.readFileSync(0, 'utf8') }), { mode: 0o600 });
+  process.exit(0);
+}
+const auth = JSON.parse(fs.readFileSync(process.env.CODEX_HOME + '/auth.json', 'utf8'));
+fs.writeFileSync(argv[argv.indexOf('--output-last-message') + 1], 'uid ' + process.getuid() + ' mode ' + auth.auth_mode);
+`,
+      { mode: 0o755 },
+    );
+    const home = path.join(runner.dir, 'codex-home-apikey');
+    try {
+      const { main, post } = await runJob({
+        runner,
+        inputs: { 'openai-api-key': KEY, prompt: 'hello', 'codex-home': home, 'safety-strategy': 'unprivileged-user' },
+        env: { PATH: `${apiBin}:${SYSTEM_PATH}` },
+      });
+      expect([main.exitCode, main.errors, main.warnings]).toEqual([0, [], []]);
+      expect(main.outputs['final-message']).toMatch(/^uid (\d+) mode apikey$/);
+      expect(main.outputs['final-message']).not.toBe(`uid ${process.getuid?.()} mode apikey`);
+      expect(post.exitCode).toBe(0);
+      expect(existsSync(path.join(home, 'auth.json'))).toBe(false);
+      expect(leakedSecrets(stepLogs(main, post), [KEY])).toEqual([]);
+    } finally {
+      rmSync(apiBin, { recursive: true, force: true });
+    }
+  });
+
   test('the real Codex CLI, run as the agent, refreshes a stale auth.json, and post persists it', async () => {
     // The CLI the suite uses lies under root's 0700 home: the agent reaches a hard-linked copy in a 0755 dir,
     // as it would reach a CLI in the runner's tool cache.

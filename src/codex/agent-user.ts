@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { decidePersist, hashText, parseAuthFile, readCredentialFile, writeCredentialFile } from '../auth-file.js';
+import { decidePersist, hashText, parseAuthFile, readCredentialFile, writeCredentialFile, type AuthFile } from '../auth-file.js';
 import type { RunAs } from '../codex.js';
 import type { RunContext } from '../context.js';
 import { errorMessage, UserError } from '../errors.js';
@@ -174,8 +174,10 @@ async function setUp(privilege: Privilege, account: Account, options: AgentOptio
   const authPath = path.join(options.codexHome, 'auth.json');
   const handed = await readCredentialFile(authPath);
   if (handed === null) throw new Error(`No auth.json in ${options.codexHome} to hand to ${account.name}`);
-  const handedInfo = parseAuthFile(handed, `The auth.json in ${options.codexHome}`).info;
-  const restored = { hash: hashText(handed), lastRefresh: handedInfo.lastRefresh, accountId: handedInfo.accountId };
+  // An API-key or access-token login (their own file format) is handed over too, and never comes back:
+  // nothing in it rotates.
+  const handedInfo = chatgptInfo(handed);
+  const restored = handedInfo && { hash: hashText(handed), lastRefresh: handedInfo.lastRefresh, accountId: handedInfo.accountId };
   const changed: Changed[] = [];
   const lending = { out: false };
   const undo = async (): Promise<string[]> => {
@@ -208,9 +210,11 @@ async function setUp(privilege: Privilege, account: Account, options: AgentOptio
     runAs,
     finish: async () => {
       await runAs.endAll();
-      await bringBack(account, runAs.readBack, path.join(codexHome, 'auth.json'), authPath, restored, log).catch((error: unknown) =>
-        log.warning(`The auth.json Codex used as ${account.name} was not taken back: ${errorMessage(error)}`),
-      );
+      if (restored) {
+        await bringBack(account, runAs.readBack, path.join(codexHome, 'auth.json'), authPath, restored, log).catch((error: unknown) =>
+          log.warning(`The auth.json Codex used as ${account.name} was not taken back: ${errorMessage(error)}`),
+        );
+      }
       for (const problem of await undo()) log.warning(`After running Codex as ${account.name}: ${problem}.`);
     },
   };
@@ -293,6 +297,15 @@ async function openTheWay(privilege: Privilege, account: Account, lent: string, 
 async function setMode(privilege: Privilege, dir: string, from: number, to: number, changed: Changed[]): Promise<void> {
   changed.push({ dir, mode: from });
   await must(privileged(privilege, ['chmod', to.toString(8), '--', dir]), `change the mode of ${dir}`);
+}
+
+/** What a ChatGPT auth.json says of itself; null for the other logins Codex writes (API key, access token). */
+function chatgptInfo(text: string): AuthFile['info'] | null {
+  try {
+    return parseAuthFile(text, 'auth.json').info;
+  } catch {
+    return null;
+  }
 }
 
 /**
