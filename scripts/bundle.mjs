@@ -11,9 +11,10 @@
 // - @actions/core statically imports its OIDC client (an HTTP client and undici) and its `platform` helper
 //   (@actions/exec), for features this action never calls; inside @actions/core they are replaced by
 //   stand-ins that throw if anything ever calls them. Its one use of node:crypto (a random delimiter)
-//   comes from src/random.ts instead, so that the restore-only path never loads node:crypto.
+//   comes from src/random.ts instead, so that the restore-only path never loads node:crypto; its writes to
+//   stdout go through src/stdout.ts, which does not create process.stdout's stream until something else does.
 import * as esbuild from 'esbuild';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 const SRC = path.resolve('src');
@@ -31,6 +32,16 @@ const unusedCoreModules = {
     build.onResolve({ filter: /^(node:)?crypto$/ }, (args) =>
       /[\\/]@actions[\\/]core[\\/]/.test(args.importer) ? { path: path.join(SRC, 'random.ts') } : undefined,
     );
+    // Its writes to stdout go through src/stdout.ts, which does not create process.stdout (a pipe's stream
+    // loads net and the stream modules) until something else does.
+    build.onLoad({ filter: /[\\/]@actions[\\/]core[\\/]lib[\\/](command|core)\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const calls = source.split('process.stdout.write(').length - 1;
+      const expected = args.path.endsWith('command.js') ? 1 : 2;
+      if (calls !== expected) throw new Error(`${args.path} has ${calls} process.stdout.write calls, not ${expected}: check src/stdout.ts still covers @actions/core's output.`);
+      const stdout = JSON.stringify(path.join(SRC, 'stdout.ts'));
+      return { contents: `import { writeStdout as __writeStdout } from ${stdout};\n${source.replaceAll('process.stdout.write(', '__writeStdout(')}`, loader: 'js', resolveDir: path.dirname(args.path) };
+    });
     build.onLoad({ filter: /.*/, namespace: 'unused-core' }, (args) => ({
       contents: args.path.includes('oidc')
         ? "export class OidcClient { static getIDToken() { throw new Error('core.getIDToken is not bundled in codex-auth'); } }"
