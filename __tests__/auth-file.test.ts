@@ -178,14 +178,14 @@ describe('parseAuthFile refuses, saying why', () => {
 });
 
 describe('what parseAuthFile reports', () => {
-  test('account, email, plan, last refresh and access-token expiry', async () => {
+  test("account (and the access token's), email, last refresh and access-token expiry", async () => {
     const lastRefresh = new Date(T0);
     const accessExp = new Date(T0 + 10 * DAY);
     const auth = await quiet(() => parse(authText({ accountId: 'acct-42', email: 'someone@example.org', planType: 'enterprise', lastRefresh, accessExp })));
     expect(auth.info).toEqual({
       accountId: 'acct-42',
+      claimedAccountId: 'acct-42',
       email: 'someone@example.org',
-      plan: 'enterprise',
       lastRefresh: T0,
       accessExpires: Math.floor(accessExp.getTime() / 1000) * 1000,
     });
@@ -196,9 +196,9 @@ describe('what parseAuthFile reports', () => {
     const text = editAuth(authText({ accountId: 'acct-9' }), (j) => {
       delete j.last_refresh;
       j.tokens.id_token = makeJwt({ sub: 'x' });
-      j.tokens.access_token = makeAccessToken(id, null);
+      j.tokens.access_token = makeJwt({ sub: 'x' });
     });
-    expect((await quiet(() => parse(text))).info).toEqual({ accountId: 'acct-9', email: null, plan: null, lastRefresh: null, accessExpires: null });
+    expect((await quiet(() => parse(text))).info).toEqual({ accountId: 'acct-9', claimedAccountId: null, email: null, lastRefresh: null, accessExpires: null });
   });
 
   test('maskEmail keeps two letters and the domain', () => {
@@ -238,7 +238,7 @@ describe('masks', () => {
 });
 
 describe('isStale and nextRefreshAt (codex-rs rules)', () => {
-  const info = (over: Partial<AuthInfo>): AuthInfo => ({ accountId: 'a', email: null, plan: null, lastRefresh: T0, accessExpires: null, ...over });
+  const info = (over: Partial<AuthInfo>): AuthInfo => ({ accountId: 'a', email: null, claimedAccountId: null, lastRefresh: T0, accessExpires: null, ...over });
 
   test('with an exp: Codex refreshes when it is within 5 minutes', () => {
     const exp = T0 + DAY;
@@ -361,6 +361,12 @@ describe('decidePersist (DESIGN §3.2)', () => {
   test("another account's login, even newer, is never persisted: a refresh does not change the account", async () => {
     const decision = await quiet(() => decidePersist(restored, authText({ lastRefresh: new Date(T0 + DAY), accountId: 'acct-attacker' })));
     expect(decision).toEqual({ kind: 'foreign', reason: expect.stringMatching(/belongs to account acct-attacker, not to the restored one \(.+\): a refresh never changes the account/) });
+  });
+
+  test("another account's tokens under the restored account_id are still another account's (the access token's claim)", async () => {
+    const swapped = editAuth(authText({ lastRefresh: new Date(T0 + DAY), accountId: 'acct-attacker' }), (j) => void (j.tokens.account_id = restored.accountId));
+    const decision = await quiet(() => decidePersist(restored, swapped));
+    expect(decision).toEqual({ kind: 'foreign', reason: expect.stringContaining('belongs to account acct-attacker') });
   });
 
   test('older than what was restored', async () => {
@@ -511,5 +517,5 @@ describe('readCredentialFile', () => {
 test('makeIdToken claims are what parseAuthFile reads (the test fixtures agree with the parser)', async () => {
   const id = makeIdToken({ accountId: 'acct-x', email: 'x@example.com', planType: 'plus', userId: 'u-x' });
   const auth = await quiet(() => parse(editAuth(authText({ accountId: 'acct-x' }), (j) => void (j.tokens.id_token = id))));
-  expect(auth.info).toMatchObject({ email: 'x@example.com', plan: 'plus' });
+  expect(auth.info).toMatchObject({ email: 'x@example.com', claimedAccountId: 'acct-x' });
 });

@@ -46,7 +46,9 @@ const record = {
 };
 if (process.env.FAKE_GRANDCHILD) {
   const holdOutput = process.env.FAKE_GRANDCHILD === 'holds-output';
-  const child = cp.spawn('sleep', ['30'], { stdio: holdOutput ? ['ignore', 'inherit', 'inherit'] : 'ignore' });
+  const escape = process.env.FAKE_GRANDCHILD === 'escapes-holding-output';
+  // 'escapes-…' leaves the process group (a new session, as setsid does), where killing the group cannot reach
+  const child = cp.spawn('sleep', ['30'], { stdio: holdOutput || escape ? ['ignore', 'inherit', 'inherit'] : 'ignore', detached: escape });
   record.grandchild = child.pid;
   child.unref();
 }
@@ -188,6 +190,16 @@ describe('runCodexExec', () => {
     expect(result).toMatchObject({ exitCode: 0, finalMessage: 'done' });
     expect(elapsed).toBeLessThan(10_000);
     expect(await waitUntil(() => !running(recorded.grandchild as number), 3000)).toBe(true);
+  }, 40_000);
+
+  test('a leftover that left the group (setsid) and holds the output open does not keep the run going either', async () => {
+    const { recorded, result, elapsed } = await run({ FAKE_GRANDCHILD: 'escapes-holding-output', FAKE_MESSAGE: 'done' });
+    try {
+      expect(result).toMatchObject({ exitCode: 0, finalMessage: 'done' });
+      expect(elapsed).toBeLessThan(10_000);
+    } finally {
+      process.kill(recorded.grandchild as number, 'SIGKILL');
+    }
   }, 40_000);
 
   test('a cancel (SIGTERM to the action) kills the whole group: codex and what it started', async () => {

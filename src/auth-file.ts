@@ -33,7 +33,6 @@ const JwtClaims = z.looseObject({
   exp: z.optional(z.number()),
   'https://api.openai.com/auth': z.optional(
     z.looseObject({
-      chatgpt_plan_type: z.optional(z.nullable(z.string())),
       chatgpt_account_id: z.optional(z.nullable(z.string())),
     }),
   ),
@@ -42,8 +41,9 @@ const JwtClaims = z.looseObject({
 /** What the rules and the logs need to know of a ChatGPT auth.json. No token in here. */
 export interface AuthInfo {
   accountId: string;
+  /** the account the access token names (its claim; unverified, as Codex reads it); null when it names none */
+  claimedAccountId: string | null;
   email: string | null;
-  plan: string | null;
   /** `last_refresh` in ms since the epoch; null when the file has none. */
   lastRefresh: number | null;
   /** The access token's `exp` in ms since the epoch; null when it has none. */
@@ -148,8 +148,8 @@ export function parseAuthFile(raw: string, label: string): AuthFile {
     hash: hashText(text),
     info: {
       accountId: tokens.account_id,
+      claimedAccountId: access['https://api.openai.com/auth']?.chatgpt_account_id ?? null,
       email: id.email ?? null,
-      plan: id['https://api.openai.com/auth']?.chatgpt_plan_type ?? null,
       lastRefresh: timeOf(auth.last_refresh, label),
       accessExpires: access.exp === undefined ? null : access.exp * 1000,
     },
@@ -232,8 +232,9 @@ export function decidePersist(restored: { hash: string; lastRefresh: number | nu
   if ((current.info.lastRefresh ?? 0) < (restored.lastRefresh ?? 0)) {
     return { kind: 'older', reason: `its last_refresh ${iso(current.info.lastRefresh) || 'none'} is older than the restored ${iso(restored.lastRefresh)}` };
   }
-  if (current.info.accountId !== restored.accountId) {
-    return { kind: 'foreign', reason: `it belongs to account ${current.info.accountId}, not to the restored one (${restored.accountId}): a refresh never changes the account` };
+  const owner = [current.info.accountId, current.info.claimedAccountId].find((id) => id !== null && id !== restored.accountId);
+  if (owner !== undefined) {
+    return { kind: 'foreign', reason: `it belongs to account ${owner}, not to the restored one (${restored.accountId}): a refresh never changes the account` };
   }
   return { kind: 'changed', auth: current };
 }
@@ -283,9 +284,10 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
 }
 
 /** Writes a credential file atomically: a 0600 temp file in the same directory, fsync, rename, fsync the directory. */
-export async function writeCredentialFile(file: string, text: string): Promise<void> {
+export async function writeCredentialFile(file: string, text: string, options: { privateDir?: boolean } = {}): Promise<void> {
   const dir = path.dirname(file);
-  await ensurePrivateDir(dir);
+  // privateDir: false for a file that holds no token in a directory that is not ours to close (the CLI's state file)
+  if (options.privateDir !== false) await ensurePrivateDir(dir);
   const temp = path.join(dir, `.${path.basename(file)}.${randomHex(6)}.tmp`);
   const handle = await fs.open(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   try {

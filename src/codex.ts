@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { childEnv } from './child-env.js';
 import { CommandFreeOutput } from './command-free-output.js';
@@ -8,6 +9,8 @@ import { UserError } from './errors.js';
 import { runCommand } from './subprocess.js';
 
 const TAIL_BYTES = 64 * 1024;
+/** How long codex's output may still arrive after codex exited. */
+const EXIT_GRACE_MS = 2000;
 /** `codex login`: API-key login is local; access-token login asks the auth server once. */
 export const LOGIN_TIMEOUT_MS = 60_000;
 
@@ -112,11 +115,18 @@ export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
       child.once('error', (error) => reject(new UserError(`Failed to start ${options.codex}: ${error.message}`)));
       // When codex exits, what it left behind in its group goes too: a leftover that holds its output open
       // would otherwise keep 'close' (and this step) waiting.
-      child.once('exit', () => {
+      child.once('exit', (code, signal) => {
         killGroup('SIGKILL');
         void runAs?.endAll().catch(() => undefined); // the finally below ends them again, and reports
+        // A process that left the group (setsid) can still hold the pipes open: 'close' would then never
+        // come. What it prints after codex exited is not codex's output; stop listening after a grace.
+        setTimeout(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+          resolve(exitCodeOf(code, signal));
+        }, EXIT_GRACE_MS).unref();
       });
-      child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
+      child.once('close', (code, signal) => resolve(exitCodeOf(code, signal)));
     });
     const finalMessage = await (runAs ? runAs.readOutput(lastMessage) : fs.readFile(lastMessage, 'utf8')).catch(() => '');
     return { exitCode, finalMessage: finalMessage.trim(), outputTail: tail.toString() };
@@ -131,9 +141,10 @@ export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
   }
 }
 
-function signalNumber(signal: NodeJS.Signals): number {
-  return { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[signal as string] ?? 0;
+function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  return code ?? 128 + (signal ? (os.constants.signals[signal] ?? 0) : 0);
 }
+
 
 /** `codex login` exited non-zero: its code and the last lines it printed, for the mode to explain. */
 export class CodexLoginError extends UserError {
@@ -158,6 +169,6 @@ export async function codexLogin(codex: string, codexHome: string, flag: '--with
   });
   if (result.code !== 0) {
     const why = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' ');
-    throw new CodexLoginError(flag, result.code ?? 128 + (result.signal ? signalNumber(result.signal) : 0), why);
+    throw new CodexLoginError(flag, exitCodeOf(result.code, result.signal), why);
   }
 }

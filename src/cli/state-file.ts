@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as z from 'zod/mini';
-import { ensurePrivateDir, writeCredentialFile } from '../auth-file.js';
+import { readCredentialFile, writeCredentialFile } from '../auth-file.js';
+import { errorMessage } from '../errors.js';
 import type { Log } from '../log.js';
 import path from 'node:path';
 
@@ -14,28 +15,24 @@ const StateFile = z.object({ v: z.literal(1), state: z.record(z.string(), z.stri
  * `persist` parses it here and runPost checks every claim in it, as post does with the action's state.
  */
 export async function saveStateFile(file: string, state: Map<string, string>): Promise<void> {
-  await ensurePrivateDir(path.dirname(file));
-  await writeCredentialFile(file, `${JSON.stringify({ v: 1, state: Object.fromEntries(state) })}\n`);
+  // A directory this CLI makes is private; one that exists keeps its mode (`--state-file /tmp/s.json` run as
+  // root must not close /tmp): the file itself is 0600, written through a temp file and a rename.
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await writeCredentialFile(file, `${JSON.stringify({ v: 1, state: Object.fromEntries(state) })}\n`, { privateDir: false });
 }
 
 /** The state, or null when there is none; a file that is not ours is a warning and counts as none. */
 export async function loadStateFile(file: string, log: Log): Promise<Map<string, string> | null> {
-  let text: string;
+  let text: string | null;
   try {
-    const handle = await fs.open(file, 'r');
-    try {
-      const buffer = Buffer.alloc(MAX_BYTES + 1);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-      if (bytesRead > MAX_BYTES) throw new Error(`larger than ${MAX_BYTES} bytes`);
-      text = buffer.subarray(0, bytesRead).toString('utf8');
-    } finally {
-      await handle.close();
-    }
+    // No link, FIFO or device: COMMAND ran before this and may have put one where the file was.
+    text = await readCredentialFile(file);
+    if (text !== null && Buffer.byteLength(text) > MAX_BYTES) throw new Error(`larger than ${MAX_BYTES} bytes`);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    log.warning(`Ignoring the state file ${file}: ${(error as Error).message}.`);
+    log.warning(`Ignoring the state file ${file}: ${errorMessage(error)}. Nothing is persisted or released on its say-so.`);
     return null;
   }
+  if (text === null) return null;
   let json: unknown;
   try {
     json = JSON.parse(text);
