@@ -23,7 +23,7 @@ import {
   type AuthInfo,
 } from '../src/auth-file.js';
 import { UserError } from '../src/errors.js';
-import { makeAccessToken, makeIdToken, makeJwt } from './support/codex-backend.js';
+import { makeIdToken, makeJwt } from './support/codex-backend.js';
 import { authText, captureStdout, cleanupTempDirs, DAY, editAuth, MINUTE, rejection, T0, tempDir, unwritablePath } from './support/fixtures.js';
 
 afterAll(cleanupTempDirs);
@@ -192,7 +192,6 @@ describe('what parseAuthFile reports', () => {
   });
 
   test('nulls when the claims and last_refresh are absent', async () => {
-    const id = { accountId: 'acct-9', email: '', planType: '', userId: 'u' };
     const text = editAuth(authText({ accountId: 'acct-9' }), (j) => {
       delete j.last_refresh;
       j.tokens.id_token = makeJwt({ sub: 'x' });
