@@ -27,7 +27,9 @@ export async function runPost(deps: MainDeps = defaultDeps()): Promise<void> {
   if (!state) return; // main never got as far as the lock
   let outcome: PersistOutcome | null = null;
   try {
-    if (state.ready) {
+    if (state.shared) {
+      log.info('`lock-scope: refresh`: this job ran with a copy whose refresh token was withheld; main already persisted what the stream needed, so post persists nothing.');
+    } else if (state.ready) {
       const inputs = readInputs(ctx, env);
       const store = await createStore(state.ready.store, { ctx, inputs, log, clock, authPath: state.ready.authPath });
       outcome = await persistAuth(state.ready, store, log);
@@ -49,10 +51,12 @@ export async function runPost(deps: MainDeps = defaultDeps()): Promise<void> {
         email: state.ready.email,
         lockWaitMs: state.lockWaitMs,
         lock: state.lock.kind,
-        persisted: outcome?.summary ?? 'failed',
+        persisted: state.shared ? 'nothing (`lock-scope: refresh`: main persisted under the lock)' : (outcome?.summary ?? 'failed'),
         lastRefresh: kept ? kept.lastRefresh : state.ready.restoredLastRefresh,
         nextRefresh: kept ? nextRefreshAt(kept) : null,
-        refreshed: outcome?.refreshed ?? false,
+        refreshed: state.shared ? state.shared.refreshedAhead : (outcome?.refreshed ?? false),
+        accessExpires: kept ? kept.accessExpires : (state.ready.accessExpires ?? null),
+        lockHeldMs: state.shared ? state.shared.lockHeldMs : null,
       },
       clock.now(),
     ).catch((error) => log.warning(`Could not write the job summary: ${errorMessage(error)}`));
