@@ -50,7 +50,7 @@ export async function runPost(deps: MainDeps = defaultDeps()): Promise<void> {
         accountId: state.ready.accountId,
         email: state.ready.email,
         lockWaitMs: state.lockWaitMs,
-        lock: state.lock.kind,
+        lock: state.shared?.lock ?? state.lock.kind,
         persisted: state.shared ? 'nothing (`lock-scope: refresh`: main persisted under the lock)' : (outcome?.summary ?? 'failed'),
         lastRefresh: kept ? kept.lastRefresh : state.ready.restoredLastRefresh,
         nextRefresh: kept ? nextRefreshAt(kept) : null,

@@ -83,8 +83,8 @@ export async function shareStream(o: { ctx: RunContext; inputs: Inputs; state: M
   log.info(
     `Released the ${state.lock.kind} lock after ${(lockHeldMs / 1000).toFixed(1)} s (\`lock-scope: refresh\`): this job runs with a copy of auth.json (last_refresh ${iso(job.info.lastRefresh)}) whose refresh token is withheld.`,
   );
+  state.shared = { lock: state.lock.kind, lockHeldMs, refreshedAhead };
   state.lock = { kind: 'none' };
-  state.shared = { lockHeldMs, refreshedAhead };
   state.ready = {
     codexHome,
     authPath: path.join(codexHome, 'auth.json'),

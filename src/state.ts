@@ -45,7 +45,7 @@ const MainStateSchema = z.object({
    * `lock-scope: refresh` (DESIGN §3.10): main already released the lock and the job ran with a copy whose
    * refresh token is withheld, so post persists nothing and only cleans up.
    */
-  shared: z.optional(z.object({ lockHeldMs: z.number(), refreshedAhead: z.boolean() })),
+  shared: z.optional(z.object({ lock: z.enum(['none', 'file', 'github']), lockHeldMs: z.number(), refreshedAhead: z.boolean() })),
 });
 
 export type MainState = z.infer<typeof MainStateSchema>;

@@ -54,10 +54,9 @@ export interface PostReport {
   lockHeldMs?: number | null;
 }
 
-function lockRow(report: PostReport): string {
-  const waited = `waited ${(report.lockWaitMs / 1000).toFixed(1)} s`;
-  if (report.lockHeldMs !== null && report.lockHeldMs !== undefined) return `scope \`refresh\`: ${waited}, held ${(report.lockHeldMs / 1000).toFixed(1)} s by main only`;
-  return report.lock === 'none' ? 'none' : `${report.lock} lock, scope \`job\`, ${waited}, held until post`;
+function scopeRow(report: PostReport): string {
+  if (report.lockHeldMs !== null && report.lockHeldMs !== undefined) return `refresh: the lock was held ${(report.lockHeldMs / 1000).toFixed(1)} s, by main only`;
+  return report.lock === 'none' ? 'job (no lock)' : 'job: the lock was held from main until post';
 }
 
 export async function writePostSummary(report: PostReport, now: number): Promise<void> {
@@ -71,7 +70,8 @@ export async function writePostSummary(report: PostReport, now: number): Promise
     ['Refreshed in this job', report.refreshed ? 'yes' : 'no'],
     ['Persisted', report.persisted],
     ['Access token expires', iso(report.accessExpires ?? null) || 'unknown'],
-    ['Lock', lockRow(report)],
+    ['Lock', report.lock === 'none' ? 'none' : `${report.lock} lock, waited ${(report.lockWaitMs / 1000).toFixed(1)} s`],
+    ['Lock scope', scopeRow(report)],
   ];
   await core.summary
     .addHeading('Codex auth', 3)

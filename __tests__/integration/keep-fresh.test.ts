@@ -77,6 +77,7 @@ async function threeInARow(store: string, read: () => string, optionsFor: (i: nu
     expect(post.outcome).toBe('rotated');
     expect(m.outputs['expires-at']).toBe(new Date((JSON.parse(Buffer.from(JSON.parse(after).tokens.access_token.split('.')[1], 'base64url').toString()) as { exp: number }).exp * 1000).toISOString());
     expect(p.summary).toContain('Access token expires');
+    expect(p.summary).toContain('<td>Lock scope</td><td>job');
   }
   const mine = backend.tokenRequests.slice(refreshes);
   expect(mine.map((r) => [r.refreshReason, r.outcome])).toEqual([['forced', 'rotated'], ['forced', 'rotated'], ['forced', 'rotated']]);

@@ -131,7 +131,7 @@ describe('lock-scope: refresh, one stream shared by concurrent jobs', () => {
       expect(r.main.outputs).toMatchObject({ 'exit-code': '0', 'final-message': 'OK' });
       expect(r.main.stdout).toMatch(/Released the github lock after \d+\.\d s \(`lock-scope: refresh`\)/);
       expect(r.post.stdout).toContain('post persists nothing');
-      expect(r.post.summary).toMatch(/scope `refresh`: waited \d+\.\d s, held \d+\.\d s by main only/);
+      expect(r.post.summary).toMatch(/<td>Lock<\/td><td>github lock, waited \d+\.\d s<\/td><\/tr><tr><td>Lock scope<\/td><td>refresh: the lock was held \d+\.\d s, by main only<\/td>/);
       expect(r.main.outputs['expires-at']).toBe(family.accessExp!.toISOString().replace(/\.\d{3}Z$/, '.000Z'));
       // after main, no file on the machine holds the real refresh token (codex-home, RUNNER_TEMP, scratch)
       expect({ i, leftovers: r.leftovers }).toEqual({ i, leftovers: [] });
