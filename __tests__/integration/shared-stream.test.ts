@@ -141,6 +141,10 @@ describe('lock-scope: refresh, one stream shared by concurrent jobs', () => {
     const mine = backend.tokenRequests.slice(refreshes);
     expect(mine.map((r) => [r.refreshToken, r.outcome])).toEqual([[original, 'rotated']]);
     expect(refreshTokenOf(readFileSync(file, 'utf8'))).toBe(family.refreshToken);
+    // one write to the store, by the lock holder's main; no post touched the store
+    const calls = readFileSync(`${file}.calls`, 'utf8').trim().split('\n');
+    expect(calls.filter((c) => c === 'put')).toHaveLength(1);
+    expect(calls.filter((c) => c === 'get').length).toBeGreaterThanOrEqual(JOBS);
     // the real refresh token was presented once, by the lock holder, before any job's model turn began
     const modelTurns = backend.responsesRequests.slice(turns);
     expect(modelTurns).toHaveLength(JOBS);

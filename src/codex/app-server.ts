@@ -10,6 +10,8 @@ import { errorMessage, UserError } from '../errors.js';
 /** app-server answers in about 0.6 s; a minute covers a slow token endpoint and a cold start. */
 export const APP_SERVER_TIMEOUT_MS = 60_000;
 const TAIL_BYTES = 64 * 1024;
+/** How long app-server may take to exit after its last reply and stdin closed. */
+const EXIT_GRACE_MS = 10_000;
 
 export interface AppServerRefreshOptions {
   codex: string;
@@ -204,7 +206,9 @@ async function runAppServer(options: AppServerRefreshOptions, home: string, cwd:
       await rpc.reply(2, closed);
     }
     child.stdin.end();
-    const exitCode = await closed;
+    // app-server exits once stdin is closed; one that lingers is killed after a short grace, not the whole deadline
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, EXIT_GRACE_MS).unref());
+    const exitCode = await Promise.race([closed, grace.then(() => (killGroup(), closed))]);
     return { exitCode: timedOut ? null : exitCode, stderr, timedOut, timeoutMs };
   } finally {
     clearTimeout(timer);
