@@ -320,9 +320,14 @@ describe('chooseSource (DESIGN §3.1)', () => {
   });
 });
 
+/** The account of an auth.json text, read without masking noise. */
+function parseAuthFileQuietly(text: string): string {
+  return (JSON.parse(text) as { tokens: { account_id: string } }).tokens.account_id;
+}
+
 describe('decidePersist (DESIGN §3.2)', () => {
   const restoredText = authText({ lastRefresh: new Date(T0) });
-  const restored = { hash: hashText(restoredText), lastRefresh: T0 };
+  const restored = { hash: hashText(restoredText), lastRefresh: T0, accountId: parseAuthFileQuietly(restoredText) };
 
   test('missing: never persist a deletion', () => {
     expect(decidePersist(restored, null)).toEqual({ kind: 'missing', reason: expect.stringContaining('a deletion is never persisted') });
@@ -351,6 +356,11 @@ describe('decidePersist (DESIGN §3.2)', () => {
     const decision = await quiet(() => decidePersist(restored, text));
     expect(decision.kind).toBe('invalid');
     expect((decision as { reason: string }).reason).toMatch(/^The auth\.json left by this job /);
+  });
+
+  test("another account's login, even newer, is never persisted: a refresh does not change the account", async () => {
+    const decision = await quiet(() => decidePersist(restored, authText({ lastRefresh: new Date(T0 + DAY), accountId: 'acct-attacker' })));
+    expect(decision).toEqual({ kind: 'foreign', reason: expect.stringMatching(/belongs to account acct-attacker, not to the restored one \(.+\): a refresh never changes the account/) });
   });
 
   test('older than what was restored', async () => {

@@ -210,10 +210,15 @@ export type PersistDecision =
   | { kind: 'changed'; auth: AuthFile }
   | { kind: 'missing'; reason: string }
   | { kind: 'invalid'; reason: string }
-  | { kind: 'older'; reason: string };
+  | { kind: 'older'; reason: string }
+  | { kind: 'foreign'; reason: string };
 
-/** DESIGN §3.2: persist only what is valid, changed and not older than what main restored. */
-export function decidePersist(restored: { hash: string; lastRefresh: number | null }, currentText: string | null): PersistDecision {
+/**
+ * DESIGN §3.2: persist only what is valid, changed and not older than what main restored — and of the same
+ * account: a refresh never changes it, so another account's login in codex-home was put there by something
+ * else (an agent swapping in its own login would have every later job send its prompts to that account).
+ */
+export function decidePersist(restored: { hash: string; lastRefresh: number | null; accountId: string }, currentText: string | null): PersistDecision {
   if (currentText === null) return { kind: 'missing', reason: 'auth.json is gone (Codex logged out or something deleted it); a deletion is never persisted' };
   if (hashText(currentText) === restored.hash) return { kind: 'unchanged' };
   let current: AuthFile;
@@ -224,6 +229,9 @@ export function decidePersist(restored: { hash: string; lastRefresh: number | nu
   }
   if ((current.info.lastRefresh ?? 0) < (restored.lastRefresh ?? 0)) {
     return { kind: 'older', reason: `its last_refresh ${iso(current.info.lastRefresh) || 'none'} is older than the restored ${iso(restored.lastRefresh)}` };
+  }
+  if (current.info.accountId !== restored.accountId) {
+    return { kind: 'foreign', reason: `it belongs to account ${current.info.accountId}, not to the restored one (${restored.accountId}): a refresh never changes the account` };
   }
   return { kind: 'changed', auth: current };
 }

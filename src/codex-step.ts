@@ -4,14 +4,18 @@ import { runCodexExec } from './codex.js';
 export { ensureCodex } from './codex.js';
 import type { RunContext } from './context.js';
 import type { Inputs } from './inputs.js';
+import { saveMainState, type MainState } from './state.js';
 
 /**
  * main's own `codex exec` (with `prompt`): runs it, sets `exit-code`, `final-message` and `refreshed`, and
  * fails the step with a diagnosis when Codex failed. `refreshed()` says whether Codex rewrote auth.json.
  */
-export async function runCodexStep(options: { ctx: RunContext; inputs: Inputs; codex: string; prompt: string; refreshed: () => Promise<boolean> }): Promise<void> {
+export async function runCodexStep(options: { ctx: RunContext; inputs: Inputs; codex: string; prompt: string; state: MainState; refreshed: () => Promise<boolean> }): Promise<void> {
   const { ctx, inputs, codex, prompt } = options;
   const result = await runCodexExec({ codex, codexHome: inputs.codexHome, prompt, args: inputs.codexArgs, cwd: inputs.workingDirectory, runnerTemp: ctx.runnerTemp });
+  // The runner keeps a name's last value: saved again the moment Codex exits, main's state supersedes any
+  // the agent appended to the state file (DESIGN §3.11; post's checks are the backstop for later writes).
+  saveMainState(options.state);
   core.setOutput('refreshed', String(await options.refreshed()));
   core.setOutput('exit-code', String(result.exitCode));
   core.setOutput('final-message', result.finalMessage);

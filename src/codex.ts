@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { childEnv } from './child-env.js';
+import { CommandFreeOutput } from './command-free-output.js';
 import type { RunContext } from './context.js';
 import { UserError } from './errors.js';
 import type { Log } from './log.js';
@@ -109,13 +110,16 @@ export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
     detached: true,
   });
   const tail = new Tail();
+  // Nothing Codex or its agent prints is a workflow command (DESIGN §3.11).
+  const relay = new CommandFreeOutput();
+  relay.open();
   child.stdout.on('data', (chunk: Buffer) => {
     tail.push(chunk);
-    process.stdout.write(chunk);
+    relay.push('stdout', chunk);
   });
   child.stderr.on('data', (chunk: Buffer) => {
     tail.push(chunk);
-    process.stderr.write(chunk);
+    relay.push('stderr', chunk);
   });
   // The group outlives its leader while anything codex started still runs: it is signalled whatever the
   // leader's state (a group that is already empty answers ESRCH).
@@ -145,6 +149,7 @@ export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
     const finalMessage = await fs.readFile(lastMessage, 'utf8').catch(() => '');
     return { exitCode, finalMessage: finalMessage.trim(), outputTail: tail.toString() };
   } finally {
+    relay.close();
     process.removeListener('SIGINT', onCancel);
     process.removeListener('SIGTERM', onCancel);
     clearTimeout(hardKill);
@@ -155,6 +160,18 @@ export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
 
 function signalNumber(signal: NodeJS.Signals): number {
   return { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }[signal as string] ?? 0;
+}
+
+/** `codex login` exited non-zero: its code and the last lines it printed, for the mode to explain. */
+export class CodexLoginError extends UserError {
+  override name = 'CodexLoginError';
+  constructor(
+    readonly flag: string,
+    readonly exitCode: number,
+    readonly reason: string,
+  ) {
+    super(`\`codex login ${flag}\` failed (exit ${exitCode}): ${reason}`);
+  }
 }
 
 /** `codex login --with-api-key` / `--with-access-token`, the secret on stdin, nothing echoed. */
@@ -168,6 +185,6 @@ export async function codexLogin(codex: string, codexHome: string, flag: '--with
   });
   if (result.exitCode !== 0) {
     const why = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' ');
-    throw new UserError(`\`codex login ${flag}\` failed (exit ${result.exitCode}): ${why}`);
+    throw new CodexLoginError(flag, result.exitCode, why);
   }
 }

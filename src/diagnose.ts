@@ -48,3 +48,30 @@ export function diagnose(output: string, where: string, options: { withheld?: bo
   }
   return null;
 }
+
+/**
+ * Access-token mode (DESIGN §5.2): no refresh token, no store, nothing to seed. A refusal mid-run reaches
+ * Codex as a 401 (the config bundle or a model turn), which it reports as a session that "could not be
+ * refreshed automatically. Please log out and sign in again." — advice a CI job cannot follow.
+ */
+/** What every access-token refusal tells the user to do: fits CI, where nobody can "log out and sign in again". */
+export const NEW_TOKEN_FIX =
+  "Create a new Codex access token in ChatGPT (the workspace's access tokens page), within the workspace's expiration limit, and update the secret passed as `access-token`.";
+
+const ACCESS_TOKEN_RULES: { pattern: RegExp; cause: string; fix: string }[] = [
+  {
+    pattern: /Unauthorized\. Contact your ChatGPT administrator/i,
+    cause: "The Codex backend refused `access-token`: the workspace does not allow this token's member to use Codex Local.",
+    fix: "Ask a workspace owner or admin to turn on **Allow members to use Codex Local** for this member (Workspace Settings > Permissions & roles), or create the token as a member who has it.",
+  },
+  {
+    pattern: /could not be refreshed automatically|sign in again|status 401|401 Unauthorized|token has expired|invalid_token|revoked/i,
+    cause: 'The Codex backend refused `access-token` during the run: the token was most likely revoked or has expired.',
+    fix: `${NEW_TOKEN_FIX} A weekly check (this action with \`access-token\` and no \`prompt\`) catches this before the week's jobs do.`,
+  },
+];
+
+export function diagnoseAccessToken(output: string): Diagnosis | null {
+  const rule = ACCESS_TOKEN_RULES.find((r) => r.pattern.test(output));
+  return rule ? { cause: rule.cause, fix: rule.fix } : null;
+}

@@ -1,21 +1,26 @@
 import * as core from '@actions/core';
+import type { AccessToken } from './access-token.js';
 import type { RunContext } from './context.js';
 import { ensurePrivateDir } from './auth-file.js';
 import type { Inputs } from './inputs.js';
-import type { Log } from './log.js';
-import { saveMainState } from './state.js';
+import { systemClock, type Clock, type Log } from './log.js';
+import { saveMainState, type MainState } from './state.js';
 
 /**
  * API-key and access-token modes: Codex signs itself in with the secret on stdin. Nothing to store and
  * no refresh to serialize, so no store and no lock; cleanup removes Codex's own file at the end.
+ * An access token is read before Codex runs (shape, expiry), and a refusal is explained for CI.
  */
-export async function loginWithSecret(ctx: RunContext, inputs: Inputs, prompt: string, log: Log): Promise<void> {
+export async function loginWithSecret(ctx: RunContext, inputs: Inputs, prompt: string, log: Log, clock: Clock = systemClock): Promise<void> {
+  const token = inputs.mode === 'access-token' ? await inspect(inputs.accessToken, clock, log) : null;
   const { ensureCodex, codexLogin } = await import('./codex.js');
   await ensurePrivateDir(inputs.codexHome);
-  saveMainState({ v: 1, lock: { kind: 'none' }, lockWaitMs: 0, loginHome: { codexHome: inputs.codexHome, cleanup: inputs.cleanup } });
+  const state: MainState = { v: 1, lock: { kind: 'none' }, lockWaitMs: 0, loginHome: { codexHome: inputs.codexHome, cleanup: inputs.cleanup } };
+  saveMainState(state);
   const codex = await ensureCodex(inputs.codexVersion, ctx, log);
   const apiKey = inputs.mode === 'api-key';
-  await codexLogin(codex, inputs.codexHome, apiKey ? '--with-api-key' : '--with-access-token', apiKey ? inputs.openaiApiKey : inputs.accessToken);
+  if (token) await loginWithAccessToken(codex, inputs, token);
+  else await codexLogin(codex, inputs.codexHome, '--with-api-key', inputs.openaiApiKey);
   log.info(`Codex is signed in with ${apiKey ? 'the API key' : 'the access token'} in ${inputs.codexHome}.`);
   core.exportVariable('CODEX_HOME', inputs.codexHome);
   core.setOutput('codex-home', inputs.codexHome);
@@ -24,7 +29,32 @@ export async function loginWithSecret(ctx: RunContext, inputs: Inputs, prompt: s
   core.setOutput('last-refresh', '');
   core.setOutput('refreshed', 'false');
   core.setOutput('lock-wait-seconds', '0');
-  if (!prompt) return;
+  if (!prompt) {
+    if (token) await (await import('./access-token-report.js')).reportCheck(token, log);
+    return;
+  }
   const { runCodexStep } = await import('./codex-step.js');
-  await runCodexStep({ ctx, inputs, codex, prompt, refreshed: async () => false });
+  await runCodexStep({ ctx, inputs, codex, prompt, state, refreshed: async () => false });
+}
+
+/** Shape and expiry, before Codex runs; `expires-at` as soon as it is known. */
+async function inspect(accessToken: string, clock: Clock, log: Log): Promise<AccessToken> {
+  const { inspectAccessToken, expiresAtOutput } = await import('./access-token.js');
+  const token = inspectAccessToken(accessToken, clock.now(), (message) => log.warning(message));
+  core.setOutput('expires-at', expiresAtOutput(token));
+  return token;
+}
+
+/** `codex login --with-access-token`; a refusal becomes the explained error, also in the job summary. */
+async function loginWithAccessToken(codex: string, inputs: Inputs, token: AccessToken): Promise<void> {
+  const { codexLogin, CodexLoginError } = await import('./codex.js');
+  try {
+    await codexLogin(codex, inputs.codexHome, '--with-access-token', inputs.accessToken);
+  } catch (error) {
+    if (!(error instanceof CodexLoginError)) throw error;
+    const { loginFailure } = await import('./access-token.js');
+    const failure = loginFailure(error.exitCode, error.reason);
+    await (await import('./access-token-report.js')).reportRefusal(token, failure.message);
+    throw failure;
+  }
 }

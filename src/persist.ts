@@ -21,7 +21,7 @@ export interface PersistOutcome {
  */
 export async function persistAuth(ready: ReadyState, store: Store, log: Log): Promise<PersistOutcome> {
   const decision = await readCredentialFile(ready.authPath).then(
-    (current): PersistDecision => decidePersist({ hash: ready.restoredHash, lastRefresh: ready.restoredLastRefresh }, current),
+    (current): PersistDecision => decidePersist({ hash: ready.restoredHash, lastRefresh: ready.restoredLastRefresh, accountId: ready.accountId }, current),
     (error: unknown): PersistDecision => ({ kind: 'invalid', reason: errorMessage(error) }),
   );
   switch (decision.kind) {

@@ -75,7 +75,7 @@ async function warnSeedIgnoredOnce(seed: AuthFile, authPath: string, log: Log): 
  * After main's own codex run: when Codex refreshed auth.json, that file becomes the copy post puts back if a
  * later step deletes or garbles it. The copy main started with holds a refresh token Codex already spent.
  */
-export async function updateBackup(backupPath: string, authPath: string, restored: { hash: string; lastRefresh: number | null }): Promise<boolean> {
+export async function updateBackup(backupPath: string, authPath: string, restored: { hash: string; lastRefresh: number | null; accountId: string }): Promise<boolean> {
   const current = await readCredentialFile(authPath).catch(() => null);
   const decision = decidePersist(restored, current);
   if (decision.kind !== 'changed') return false;

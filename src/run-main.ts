@@ -49,11 +49,11 @@ async function main(deps: MainDeps): Promise<void> {
     if (!prompt) return core.setOutput('refreshed', String(job.refreshedAhead));
     const { ensureCodex, runCodexStep } = await import('./codex-step.js');
     const codex = await ensureCodex(inputs.codexVersion, ctx, deps.log);
-    return runCodexStep({ ctx, inputs: { ...inputs, codexHome: job.codexHome }, codex, prompt, refreshed: () => Promise.resolve(job.refreshedAhead) });
+    return runCodexStep({ ctx, inputs: { ...inputs, codexHome: job.codexHome }, codex, prompt, state, refreshed: () => Promise.resolve(job.refreshedAhead) });
   }
   const provisioned = await restoreAuth(ctx, inputs, state, deps);
   let auth = provisioned.auth;
-  const restored = { hash: provisioned.fileHash, lastRefresh: provisioned.auth.info.lastRefresh };
+  const restored = { hash: provisioned.fileHash, lastRefresh: provisioned.auth.info.lastRefresh, accountId: provisioned.auth.info.accountId };
   if (inputs.refresh === 'force') {
     const { rotateNow } = await import('./refresh.js');
     auth = await rotateNow({ ctx, inputs, authPath: provisioned.authPath, log: deps.log });
@@ -66,7 +66,7 @@ async function main(deps: MainDeps): Promise<void> {
   }
   const { ensureCodex, runCodexStep } = await import('./codex-step.js');
   const codex = await ensureCodex(inputs.codexVersion, ctx, deps.log);
-  await runCodexStep({ ctx, inputs, codex, prompt, refreshed: () => updateBackup(provisioned.backupPath, provisioned.authPath, restored) });
+  await runCodexStep({ ctx, inputs, codex, prompt, state, refreshed: () => updateBackup(provisioned.backupPath, provisioned.authPath, restored) });
 }
 
 /** Takes the lock and saves its handle as state at once, so that post releases it whatever happens next. */

@@ -1,20 +1,29 @@
 import * as core from '@actions/core';
 import path from 'node:path';
 import { nextRefreshAt } from './auth-file.js';
-import { readContext } from './context.js';
+import { readContext, type RunContext } from './context.js';
 import { errorMessage } from './errors.js';
 import { readInputs } from './inputs.js';
 import { createLock, type LockHandle } from './locks/lock.js';
 import { persistAuth, removeAuthFiles, type PersistOutcome } from './persist.js';
 import { removeScratch } from './provision.js';
 import { loadMainState, lockHandleOf, type MainState } from './state.js';
+import { distrustLock, distrustState } from './state-checks.js';
 import { createStore } from './stores/store.js';
 import { writePostSummary } from './summary.js';
 import type { MainDeps } from './run-main.js';
 import { defaultDeps } from './run-main.js';
 
-/** post: state → auth file → persist → release → cleanup → summary. */
+/** post: state → checks → auth file → persist → release → cleanup → summary. */
 export async function runPost(deps: MainDeps = defaultDeps()): Promise<void> {
+  try {
+    await post(deps);
+  } catch (error) {
+    core.setFailed(errorMessage(error));
+  }
+}
+
+async function post(deps: MainDeps): Promise<void> {
   const { log, clock, env } = deps;
   const ctx = readContext(env);
   let state: MainState | null;
@@ -22,15 +31,17 @@ export async function runPost(deps: MainDeps = defaultDeps()): Promise<void> {
     state = loadMainState();
   } catch (error) {
     log.warning(`${errorMessage(error)}; trying to release the lock anyway.`);
-    return release(fallbackHandle(), deps);
+    return releaseFallback(ctx, deps);
   }
   if (!state) return; // main never got as far as the lock
+  const inputs = readInputs(ctx, env);
+  const distrust = await distrustState(state, { ...inputs, ctx });
+  if (distrust) return ignoreState(distrust, log);
   let outcome: PersistOutcome | null = null;
   try {
     if (state.shared) {
       log.info('`lock-scope: refresh`: this job ran with a copy whose refresh token was withheld; main already persisted what the stream needed, so post persists nothing.');
     } else if (state.ready) {
-      const inputs = readInputs(ctx, env);
       const store = await createStore(state.ready.store, { ctx, inputs, log, clock, authPath: state.ready.authPath });
       outcome = await persistAuth(state.ready, store, log);
     }
@@ -61,6 +72,13 @@ export async function runPost(deps: MainDeps = defaultDeps()): Promise<void> {
       clock.now(),
     ).catch((error) => log.warning(`Could not write the job summary: ${errorMessage(error)}`));
   }
+}
+
+/** DESIGN §3.11: state that is not what main wrote for this job is acted on in no way. */
+function ignoreState(reason: string, log: MainDeps['log']): void {
+  log.warning(
+    `Ignoring the state main saved: ${reason}. Something other than this action wrote it (a process Codex's agent started?). Nothing is persisted, removed or released on its say-so: the store keeps its copy, and the lock is taken over as a dead holder's once this run ends or its lease runs out.`,
+  );
 }
 
 async function release(handle: LockHandle | null, { log, clock, env }: MainDeps): Promise<void> {
@@ -97,10 +115,16 @@ async function cleanup(state: MainState, log: MainDeps['log']): Promise<void> {
   }
 }
 
-function fallbackHandle(): LockHandle | null {
+/** State that does not parse as a whole: its lock handle is still released when it is this job's own. */
+async function releaseFallback(ctx: RunContext, deps: MainDeps): Promise<void> {
+  let handle: LockHandle | null = null;
   try {
-    return lockHandleOf((JSON.parse(core.getState('codex-auth')) as { lock?: unknown }).lock);
+    handle = lockHandleOf((JSON.parse(core.getState('codex-auth')) as { lock?: unknown }).lock);
   } catch {
-    return null;
+    handle = null;
   }
+  if (!handle) return;
+  const distrust = await distrustLock(handle, { ...readInputs(ctx, deps.env), ctx });
+  if (distrust) return ignoreState(distrust, deps.log);
+  await release(handle, deps);
 }

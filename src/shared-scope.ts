@@ -95,7 +95,8 @@ export async function shareStream(o: { ctx: RunContext; inputs: Inputs; state: M
     source,
     // the copy is worthless to keep: post removes it whatever `cleanup` says
     cleanup: true,
-    backupPath: path.join(jobDir ?? scratch, 'none'),
+    // no copy is kept (the real token must not stay); post removes this dir: the job's private home, if any
+    backupPath: path.join(jobDir ?? scratch, 'last-good.json'),
     accountId: job.info.accountId,
     email: job.info.email,
     accessExpires: job.info.accessExpires,

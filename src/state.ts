@@ -11,7 +11,7 @@ import type { LockHandle } from './locks/lock.js';
 const LockHandleSchema = z.union([
   z.object({ kind: z.literal('none') }),
   z.object({ kind: z.literal('file'), path: z.string(), token: z.string() }),
-  z.object({ kind: z.literal('github'), repository: z.string(), ref: z.string(), apiUrl: z.string() }),
+  z.object({ kind: z.literal('github'), repository: z.string(), ref: z.string() }),
 ]);
 
 const Ready = z.object({

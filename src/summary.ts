@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import { iso, maskEmail } from './auth-file.js';
 import { errorMessage } from './errors.js';
-import { diagnose } from './diagnose.js';
+import { diagnose, diagnoseAccessToken } from './diagnose.js';
 import type { ExecResult } from './codex.js';
 import type { Inputs } from './inputs.js';
 import { storeName } from './stores/store.js';
@@ -22,7 +22,8 @@ export function seedLocation(inputs: Pick<Inputs, 'store' | 'secretName' | 'code
 
 /** A failed codex run: the step fails with the diagnosis, which also goes to the job summary. */
 export async function reportCodexFailure(result: ExecResult, inputs: Inputs): Promise<void> {
-  const diagnosis = diagnose(result.outputTail, seedLocation(inputs), { withheld: inputs.lockScope === 'refresh' });
+  const diagnosis =
+    inputs.mode === 'access-token' ? diagnoseAccessToken(result.outputTail) : diagnose(result.outputTail, seedLocation(inputs), { withheld: inputs.lockScope === 'refresh' });
   const message = diagnosis ? `codex exec failed (exit ${result.exitCode}). ${diagnosis.cause} ${diagnosis.fix}` : `codex exec failed (exit ${result.exitCode}); its output is above.`;
   core.setFailed(message);
   if (diagnosis) {

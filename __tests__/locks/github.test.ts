@@ -126,7 +126,7 @@ describe('GithubLock', () => {
   test('uncontended acquire + release costs 3 requests in this repository, 4 in another', async () => {
     const a = job({ runId: '101' });
     const acquired = await a.lock.acquire({ timeoutMs: 10_000 });
-    expect(acquired.handle).toEqual({ kind: 'github', repository: REPO, ref: expect.stringMatching(/^refs\/codex-auth-locks\/codex-auth\/\d{13}-[0-9a-f]{8}\./), apiUrl: api.url });
+    expect(acquired.handle).toEqual({ kind: 'github', repository: REPO, ref: expect.stringMatching(/^refs\/codex-auth-locks\/codex-auth\/\d{13}-[0-9a-f]{8}\./) });
     const ticket = parseTicket((acquired.handle as { ref: string }).ref, PREFIX);
     expect(ticket).toMatchObject({ repository: REPO, runId: '101', runAttempt: '1', job: 'codex', runnerName: 'runner-101' });
     await a.lock.release(acquired.handle);
@@ -150,7 +150,7 @@ describe('GithubLock', () => {
     expect(a.log.lines.join('\n')).toContain('already gone');
     const second = await waiting;
     expect(ticketRefs()).toEqual([(second.handle as { ref: string }).ref]);
-    await expect(a.lock.release({ kind: 'github', repository: REPO, ref: 'refs/heads/main', apiUrl: api.url })).rejects.toThrow(/Refusing to delete refs\/heads\/main/);
+    await expect(a.lock.release({ kind: 'github', repository: REPO, ref: 'refs/heads/main' })).rejects.toThrow(/Refusing to delete refs\/heads\/main/);
     await b.lock.release(second.handle);
     await a.lock.release({ kind: 'file', path: '/x', token: 't' });
     expect(ticketRefs()).toEqual([]);

@@ -115,12 +115,22 @@ describe('CommandStore', () => {
     const failed = s.restore();
     await expect(failed).rejects.toThrow(UserError);
     await expect(s.restore()).rejects.toThrow(/^`restore-command` exited with code 3, so the stored auth.json could not be read\. The `auth-json` seed was NOT used.*rotated long ago/);
-    expect(log.lines).toContain('info: restore-command: secret-manager: get denied: AccessDeniedException (test)');
+    expect(log.lines.join('\n')).toMatch(/^restore-command: secret-manager: get denied: AccessDeniedException \(test\)$/m);
   });
 
   test('a failing command early in a pipeline fails too (pipefail), rather than looking like "nothing stored"', async () => {
     const { store: s } = store({ restoreCommand: `SECRET_MANAGER_FAIL=get ${get()} | cat` });
     await expect(s.restore()).rejects.toThrow(/exited with code 3/);
+  });
+
+  test("a command's stderr runs no workflow command: it is relayed inside stop-commands, a lone CR included", async () => {
+    const { store: s, log } = store({ restoreCommand: `printf '::add-mask::x\\r::save-state name=codex-auth::{}\\n' >&2` });
+    expect(await s.restore()).toBeNull();
+    const [block] = log.lines.filter((l) => l.includes('save-state'));
+    const lines = (block as string).replace(/^info: /, '').split('\n');
+    const token = /^::stop-commands::([0-9a-f]{32})$/.exec(lines[0] as string)?.[1];
+    expect(token).toBeDefined();
+    expect(lines.slice(1)).toEqual(['restore-command: ::add-mask::x', 'restore-command: ::save-state name=codex-auth::{}', `::${token}::`]);
   });
 
   test('a command that reads stdin during restore gets end-of-file at once, not a hang', async () => {
@@ -134,7 +144,7 @@ describe('CommandStore', () => {
   test('a failing `persist-command` fails persist with what was lost and the fix', async () => {
     const { store: s, log } = store({}, stepEnv({ SECRET_MANAGER_FAIL: 'put' }));
     await expect(s.persist(authFile(T0 + HOUR), null)).rejects.toThrow(/^`persist-command` exited with code 3: the refreshed auth.json was NOT stored.*`codex login`/);
-    expect(log.lines).toContain('info: persist-command: secret-manager: put denied: AccessDeniedException (test)');
+    expect(log.lines.join('\n')).toMatch(/^persist-command: secret-manager: put denied: AccessDeniedException \(test\)$/m);
     expect(existsSync(secretFile)).toBe(false);
   });
 

@@ -152,9 +152,30 @@ export interface CodexBackendOptions {
   acceptOldAccessTokens?: boolean;
   /** Answer every refresh with a 500 (the token endpoint is down); nothing rotates. */
   refreshServerError?: boolean;
+  /** More routes and credentials (workspace access tokens: `access-token-backend.ts`); null = none. */
+  extension?: BackendExtension | null;
 }
 
-export type RequestKind = 'refresh' | 'responses' | 'responses-websocket' | 'models' | 'accounts-check' | 'other';
+/** What a support module adds to the stand-in: its own routes, and credentials the Codex backend accepts. */
+export interface BackendExtension {
+  /** Answers a request itself (true), or leaves it to the stand-in (false). */
+  handle(req: IncomingMessage, url: URL, body: Buffer, entry: LoggedRequest, res: ServerResponse): Promise<boolean>;
+  /** true: the Responses/models request carries a credential this extension accepts. */
+  authorizes(req: IncomingMessage, entry: LoggedRequest): boolean;
+}
+
+export type RequestKind =
+  | 'refresh'
+  | 'responses'
+  | 'responses-websocket'
+  | 'models'
+  | 'accounts-check'
+  // workspace access tokens (access-token-backend.ts)
+  | 'whoami'
+  | 'jwks'
+  | 'task-register'
+  | 'config-bundle'
+  | 'other';
 
 export interface LoggedRequest {
   /** ms since the epoch when the request arrived. */
@@ -266,6 +287,7 @@ const DEFAULTS: Required<CodexBackendOptions> = {
   responsesDelayMs: 0,
   acceptOldAccessTokens: false,
   refreshServerError: false,
+  extension: null,
 };
 
 /** A throwaway CA and a 127.0.0.1/localhost server certificate signed by it (EC P-256, 2 days). */
@@ -390,9 +412,9 @@ export async function startCodexBackend(options: CodexBackendOptions = {}): Prom
     });
   }
 
-  async function handleResponses(family: TokenFamily | undefined, res: ServerResponse): Promise<void> {
+  async function handleResponses(authorized: boolean, res: ServerResponse): Promise<void> {
     if (settings.workspaceDisabled) return sendJson(res, 403, { detail: WORKSPACE_DISABLED_MESSAGE });
-    if (!family) {
+    if (!authorized) {
       return sendJson(res, 401, {
         error: { message: 'Your authentication token has expired. Please try signing in again.', type: 'invalid_request_error', param: null, code: 'token_expired' },
       });
@@ -451,13 +473,15 @@ export async function startCodexBackend(options: CodexBackendOptions = {}): Prom
     const accountHeader = req.headers['chatgpt-account-id'];
     if (typeof accountHeader === 'string') entry.accountHeader = accountHeader;
     const family = bearer ? familyByAccess(bearer) : undefined;
+    if (await settings.extension?.handle(req, url, body, entry, res)) return;
+    const authorized = family !== undefined || settings.extension?.authorizes(req, entry) === true;
 
     switch (entry.kind) {
       case 'refresh':
         return handleRefresh(body, entry, res);
       case 'responses':
         if (method !== 'POST') return sendJson(res, 405, { detail: 'Method Not Allowed' });
-        return handleResponses(family, res);
+        return handleResponses(authorized, res);
       case 'models':
         if (settings.workspaceDisabled) return sendJson(res, 403, { detail: WORKSPACE_DISABLED_MESSAGE });
         return sendJson(res, 200, { models: [] });

@@ -49,9 +49,16 @@ export interface StepResult {
   state: Record<string, string>;
   env: Record<string, string>;
   summary: string;
+  /** `::add-mask::` values the runner processed (not those it saw while commands were stopped) */
   masks: string[];
   errors: string[];
   warnings: string[];
+  /** lines the runner shows as text: everything but the commands it processed */
+  log: string[];
+  /** commands the runner refuses (`set-env`, `add-path`: disabled unless ACTIONS_ALLOW_UNSECURE_COMMANDS) */
+  refused: string[];
+  /** a `::stop-commands::` that was never resumed: the token, or null */
+  stoppedAtEnd: string | null;
   startedAt: number;
   endedAt: number;
 }
@@ -166,25 +173,78 @@ export function startStep(script: 'main' | 'post', o: StepOptions): RunningStep 
     child.once('error', reject);
     child.once('close', (exitCode, signal) => {
       const read = (f: string) => readFileSync(f, 'utf8');
-      const commands = (kind: string) => [...stdout.matchAll(new RegExp(`^::${kind}(?: [^:]*)?::(.*)$`, 'gm'))].map((m) => (m[1] as string).replace(/%0A/g, '\n').replace(/%0D/g, '\r').replace(/%25/g, '%'));
+      const out = processCommands(stdout, stderr);
       resolve({
         exitCode,
         signal,
         stdout,
         stderr,
-        outputs: parseFileCommands(read(files.GITHUB_OUTPUT)),
-        state: parseFileCommands(read(files.GITHUB_STATE)),
+        // The runner applies file commands after the step ends: a name's value there wins over `::save-state::`.
+        outputs: { ...out.outputs, ...parseFileCommands(read(files.GITHUB_OUTPUT)) },
+        state: { ...out.state, ...parseFileCommands(read(files.GITHUB_STATE)) },
         env: parseFileCommands(read(files.GITHUB_ENV)),
         summary: read(files.GITHUB_STEP_SUMMARY),
-        masks: commands('add-mask'),
-        errors: commands('error'),
-        warnings: commands('warning'),
+        masks: out.masks,
+        errors: out.errors,
+        warnings: out.warnings,
+        log: out.log,
+        refused: out.refused,
+        stoppedAtEnd: out.stoppedAtEnd,
         startedAt,
         endedAt: Date.now(),
       });
     });
   });
   return { child, done };
+}
+
+/**
+ * Workflow commands in a step's output, as GitHub's runner processes them (actions/runner
+ * ActionCommandManager, ActionCommand.TryParseV2): lines split at CR or LF; a line is a command when, after
+ * leading white space, it reads `::name props::data` and `name` is registered (case-insensitive). While
+ * `::stop-commands::<token>` is in force, only `::<token>::` is processed, a nested stop included. stdout and
+ * stderr reach one command manager; their relative order is unknown, so stderr is processed after stdout,
+ * in whatever mode stdout left (the order that favours an attacker who stops commands on stdout and would
+ * run them on stderr, or the reverse).
+ */
+export function processCommands(stdout: string, stderr = '') {
+  const registered = new Set(['add-mask', 'save-state', 'set-output', 'error', 'warning', 'notice', 'debug', 'set-env', 'add-path', 'stop-commands', 'group', 'endgroup', 'echo', 'add-matcher', 'remove-matcher']);
+  const unescape = (v: string) => v.replace(/%0D/gi, '\r').replace(/%0A/gi, '\n').replace(/%3A/gi, ':').replace(/%2C/gi, ',').replace(/%25/g, '%');
+  const result = { masks: [] as string[], errors: [] as string[], warnings: [] as string[], log: [] as string[], refused: [] as string[], state: {} as Record<string, string>, outputs: {} as Record<string, string>, stoppedAtEnd: null as string | null };
+  let stopToken: string | null = null;
+  for (const line of [...stdout.split(/\r\n|\r|\n/), ...stderr.split(/\r\n|\r|\n/)]) {
+    const text = line.trimStart();
+    const end = text.startsWith('::') ? text.indexOf('::', 2) : -1;
+    const info = end < 0 ? '' : text.slice(2, end);
+    const name = (info.includes(' ') ? info.slice(0, info.indexOf(' ')) : info).toLowerCase();
+    if (end < 0 || !registered.has(name) || (stopToken !== null && name !== stopToken)) {
+      if (line !== '') result.log.push(line);
+      continue;
+    }
+    const props = Object.fromEntries(
+      info
+        .slice(name.length + 1)
+        .split(',')
+        .filter((p) => p.includes('='))
+        .map((p) => [p.slice(0, p.indexOf('=')).trim(), unescape(p.slice(p.indexOf('=') + 1))]),
+    );
+    const data = unescape(text.slice(end + 2));
+    if (stopToken !== null) {
+      registered.delete(stopToken);
+      stopToken = null;
+    } else if (name === 'stop-commands') {
+      stopToken = data.toLowerCase();
+      registered.add(stopToken);
+    } else if (name === 'add-mask') result.masks.push(data);
+    else if (name === 'error') result.errors.push(data);
+    else if (name === 'warning') result.warnings.push(data);
+    else if (name === 'save-state' && props.name) result.state[props.name] = data;
+    else if (name === 'set-output' && props.name) result.outputs[props.name] = data;
+    else if (name === 'set-env' || name === 'add-path') result.refused.push(line);
+    if (name !== 'add-mask') result.log.push(line);
+  }
+  result.stoppedAtEnd = stopToken;
+  return result;
 }
 
 export const runStep = (script: 'main' | 'post', o: StepOptions): Promise<StepResult> => startStep(script, o).done;
@@ -207,9 +267,12 @@ export function leakedSecrets(logs: string[], secrets: string[]): string[] {
   return secrets.filter((s) => s && secretForms(s).some((form) => text.includes(form))).map((s) => `${s.slice(0, 6)}… (${s.length} chars)`);
 }
 
-/** Logs of a step as the runner would show them: masks are what the runner hides, so they are excluded. */
+/**
+ * Logs of a step as the runner would show them: processed `::add-mask::` commands are what the runner hides,
+ * so they are excluded; one it did not process (commands stopped) is shown as text, and counts.
+ */
 export function stepLogs(...steps: StepResult[]): string[] {
-  return steps.flatMap((s) => [s.stdout.replace(/^::add-mask::.*$/gm, ''), s.stderr, s.summary, JSON.stringify(s.outputs), JSON.stringify(s.state), JSON.stringify(s.env)]);
+  return steps.flatMap((s) => [s.log.join('\n'), s.summary, JSON.stringify(s.outputs), JSON.stringify(s.state), JSON.stringify(s.env)]);
 }
 
 /** post of the job whose main was `main`: its state replayed, its exported variables in the job env. */

@@ -143,7 +143,8 @@ export class GithubLock implements Lock {
   async release(handle: LockHandle): Promise<void> {
     if (handle.kind !== 'github') return;
     if (!handle.ref.startsWith(`refs/${REF_NAMESPACE}/`)) throw new Error(`Refusing to delete ${handle.ref}: not a codex-auth lock ticket`);
-    const api = await this.api(handle.apiUrl);
+    // The API URL is the run's, never the handle's: a handle comes back through state, which post does not trust.
+    const api = await this.api(this.deps.ctx.apiUrl);
     const gone = await deleteRef(api, handle.repository, handle.ref);
     if (gone) this.deps.log.info(`The lock ticket ${handle.ref} was already gone (another job took this one for dead).`);
   }
@@ -488,7 +489,7 @@ class Waiter {
     const waitedMs = this.deps.clock.now() - this.started;
     const { requests } = this.api.stats;
     this.deps.log.info(`Acquired the lock \`${this.deps.key}\` in ${this.queue.repo} after ${(waitedMs / 1000).toFixed(1)} s (${requests - requestsBefore} API requests): ${own.ref}.`);
-    return { handle: { kind: 'github', repository: this.queue.repo, ref: own.ref, apiUrl: this.deps.ctx.apiUrl }, waitedMs };
+    return { handle: { kind: 'github', repository: this.queue.repo, ref: own.ref }, waitedMs };
   }
 
   private timeout(tickets: Ticket[]): UserError {

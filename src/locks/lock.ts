@@ -21,7 +21,7 @@ export interface LockOwner {
 export type LockHandle =
   | { kind: 'none' }
   | { kind: 'file'; path: string; token: string }
-  | { kind: 'github'; repository: string; ref: string; apiUrl: string };
+  | { kind: 'github'; repository: string; ref: string };
 
 export interface Acquired {
   handle: LockHandle;

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { commandFree } from '../command-free-output.js';
 import { hashText, parseAuthFile, type AuthFile } from '../auth-file.js';
 import { childEnv } from '../child-env.js';
 import { errorMessage, UserError } from '../errors.js';
@@ -98,10 +99,10 @@ export class CommandStore implements Store {
     }
   }
 
-  /** Prints a command's stderr, each line prefixed, so it reads as that command's and runs no workflow command. */
+  /** Prints a command's stderr, each line prefixed so it reads as that command's, and none a workflow command. */
   private relay(name: string, stderr: string): void {
     const text = stderr.trimEnd();
-    if (text) this.deps.log.info(text.split(/\r?\n/).map((line) => `${name}: ${line}`).join('\n'));
+    if (text) this.deps.log.info(commandFree(text.split(/\r\n|\r|\n/).map((line) => `${name}: ${line}`).join('\n')));
   }
 }
 
