@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startCodexBackend, type CodexBackend, type LoggedRequest, type TokenFamily } from '../support/codex-backend.js';
 import { codexBinary } from '../support/codex-cli.js';
+import { startCacheService, type CacheService } from '../support/cache-service.js';
 import { startGithubApi, type GithubApiStandIn } from '../support/github-api.js';
 import { leakedSecrets, newRunner, ROOT, runPostAfter, runStep, stepLogs, type Runner, type StepOptions, type StepResult } from '../support/runner.js';
 
@@ -24,6 +25,7 @@ const MANAGER = path.join(ROOT, '__tests__', 'support', 'secret-manager.mjs');
 const WITHHELD = 'codex-auth-withheld-';
 let backend: CodexBackend;
 let api: GithubApiStandIn;
+let cache: CacheService;
 let dir: string;
 const runners: Runner[] = [];
 const steps: StepResult[] = [];
@@ -32,11 +34,13 @@ beforeAll(async () => {
   backend = await startCodexBackend({ responsesDelayMs: TURN_MS });
   api = await startGithubApi();
   api.setLatency(5);
+  cache = await startCacheService();
   dir = mkdtempSync(path.join(os.tmpdir(), 'shared-stream-it-'));
+  writeFileSync(path.join(dir, 'event.json'), JSON.stringify({ repository: { full_name: REPO, default_branch: 'main' } }));
 });
 
 afterAll(async () => {
-  await Promise.all([backend.stop(), api.stop()]);
+  await Promise.all([backend.stop(), api.stop(), cache.stop()]);
   for (const r of runners) r.remove();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -230,6 +234,41 @@ describe('lock-scope: refresh, one stream shared by concurrent jobs', () => {
     }
     expect(backend.tokenRequests.slice(refreshes).map((r) => r.outcome)).toEqual(['rotated']);
     expect(refreshTokenOf(readFileSync(path.join(home, 'auth.json'), 'utf8'))).toBe(family.refreshToken);
+  });
+});
+
+describe('lock-scope: refresh on the stores off the runner', () => {
+  const stores: [string, () => { inputs: Record<string, string>; env: Record<string, string>; next: (seed: string) => string }][] = [
+    ['cache', () => ({ inputs: { lock: 'none' }, env: cache.env, next: (seed) => seed })],
+    [
+      'github-secret',
+      () => ({
+        inputs: { 'secret-token': 'github_pat_writer', 'github-token': 'ghs_shared_secret' },
+        env: { ...api.env, GITHUB_SHA: api.headSha(REPO) },
+        next: () => api.secret(REPO, 'CODEX_AUTH_JSON')?.value ?? '',
+      }),
+    ],
+  ];
+  test.each(stores)('store: %s — main refreshes ahead and persists under the lock, the next job restores it and runs with a withheld copy', async (store, setup) => {
+    const { family, authJson } = backend.issue({ accountId: `acct-shared-${store}`, accessExp: new Date(Date.now() + 3600_000) });
+    const { inputs, env, next } = setup();
+    const job = (name: string, seed: string, prompt: string): StepOptions => {
+      const o = jobOptions(name, '/nonexistent', { store, 'auth-json': seed, 'lock-scope': 'refresh', 'restore-command': '', 'persist-command': '', prompt, ...inputs });
+      return { ...o, env: { ...o.env, ...env, GITHUB_API_URL: env.GITHUB_API_URL ?? o.env!.GITHUB_API_URL }, job: { ...o.job, eventPath: path.join(dir, 'event.json') } };
+    };
+    const first = await runJob(job(`${store}-1`, authJson, ''), family);
+    expect([first.main.exitCode, first.main.errors, first.post.exitCode, first.post.errors]).toEqual([0, [], 0, []]);
+    expect(first.main.stdout).toContain('refreshing ahead under the lock');
+    expect(first.main.stdout).toContain(`Persisted the refreshed auth.json to the ${store} store.`);
+    expect(first.leftovers).toEqual([]);
+    expect(family.rotations).toBe(1);
+
+    const second = await runJob(job(`${store}-2`, next(authJson), PROMPT), family);
+    expect([second.main.exitCode, second.main.errors, second.post.exitCode, second.post.errors]).toEqual([0, [], 0, []]);
+    expect(second.main.outputs).toMatchObject({ source: store, 'final-message': 'OK', refreshed: 'false' });
+    expect(second.main.stdout).not.toContain('refreshing ahead');
+    expect(second.leftovers).toEqual([]);
+    expect(family.rotations).toBe(1);
   });
 });
 
