@@ -131,6 +131,22 @@ describe('refresh: force, without a model turn', () => {
     expect(readFileSync(`${file}.calls`, 'utf8').trim().split('\n')).toEqual(['get']);
   });
 
+  test('runner store, a reused refresh token: the same error, and codex-home keeps its bytes', async () => {
+    const { family, authJson } = backend.issue({ accountId: 'acct-runner-reused' });
+    const runner = newRunner({ environment: 'self-hosted' });
+    runners.push(runner);
+    const home = path.join(runner.dir, 'codex-home');
+    mkdirSync(home, { mode: 0o700 });
+    writeFileSync(path.join(home, 'auth.json'), authJson, { mode: 0o600 });
+    backend.rotate(family);
+    const { main: m, post: p } = await job(options('rf-runner-reused', { store: 'runner', 'codex-home': home, lock: 'file' }, runner));
+    expect(m.exitCode).not.toBe(0);
+    expect(m.errors.join('\n')).toContain('The token endpoint refused the stored refresh token (already used, expired or revoked)');
+    expect([p.exitCode, p.errors]).toEqual([0, []]);
+    expect(readFileSync(path.join(home, 'auth.json'), 'utf8')).toBe(authJson);
+    expect(readdirSync(home).filter((n) => !n.startsWith('.codex-auth'))).toEqual(['auth.json']);
+  });
+
   test('a token endpoint answering 500 (app-server still answers like success): the same, and the token is still good', async () => {
     const { family, authJson } = backend.issue({ accountId: 'acct-500' });
     const file = path.join(dir, 'down.json');
