@@ -38,7 +38,7 @@ test('expiryText says when, and how far away', () => {
 });
 
 describe('refreshFailureMessage', () => {
-  const inputs = { store: 'command' as const, secretName: 'CODEX_AUTH_JSON', codexHome: '/h' };
+  const inputs = { store: 'command' as const, secretName: 'CODEX_AUTH_JSON', codexHome: '/h', gitlabVariable: 'CODEX_AUTH_JSON' };
   const failed = (diagnostics: string) => ({ ok: false as const, before: parseAuthFile(authText(), 't'), why: 'auth.json is byte-identical: Codex did not rotate the tokens', exitCode: 0, diagnostics });
 
   test('a refused token (401): already used, expired or revoked; the store keeps its copy; seed again', () => {

@@ -10,8 +10,9 @@
 //   (@actions/exec), for features this action never calls; inside @actions/core they are replaced by
 //   stand-ins that throw if anything ever calls them.
 import * as esbuild from 'esbuild';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parse } from 'yaml';
 
 const SRC = path.resolve('src');
 // Built beside dist/ and swapped in at the end, so a test running the action meanwhile never sees half a dist/.
@@ -43,10 +44,16 @@ function lazyModules(fromDir, found) {
       build.onResolve({ filter: /^\.\.?\// }, (args) => {
         if (args.kind !== 'dynamic-import' || !args.importer.startsWith(SRC)) return undefined;
         const source = path.resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts'));
+        // The action does not offer the CLI's gitlab-variable store (readInputs refuses it): no file for it.
+        if (source === path.join(SRC, 'stores', 'gitlab-variable.ts')) return { path: 'gitlab-variable', namespace: 'cli-only' };
         found.add(source);
         const target = path.relative(fromDir, path.join(OUT, 'lazy', lazyName(source)));
         return { path: target.startsWith('.') ? target : `./${target}`, external: true };
       });
+      build.onLoad({ filter: /.*/, namespace: 'cli-only' }, () => ({
+        contents: "export class GitlabVariableStore { constructor() { throw new Error('The gitlab-variable store is for the codex-auth CLI.'); } }",
+        loader: 'js',
+      }));
     },
   };
 }
@@ -64,6 +71,42 @@ const common = {
   banner: { js: 'var __importMetaUrl=require("url").pathToFileURL(__filename).href;' },
 };
 
+/**
+ * The `codex-auth` CLI (DESIGN §8): the same modules, one self-contained file (its start-up is not a
+ * step's), with `@actions/core` resolved to src/cli/core-host.ts wherever src/ imports it, and action.yml's
+ * inputs embedded as the CLI's options. The Actions cache store has no place outside Actions: a stand-in
+ * keeps the cache SDK out. An import core-host lacks fails the build, as does any other warning.
+ */
+async function buildCli() {
+  const action = parse(await readFile('action.yml', 'utf8'));
+  const inputs = Object.entries(action.inputs).map(([name, spec]) => ({ name, description: String(spec.description ?? '') }));
+  const cliHost = {
+    name: 'cli-host',
+    setup(build) {
+      build.onResolve({ filter: /^@actions\/core$/ }, (args) => (args.importer.startsWith(SRC) ? { path: path.join(SRC, 'cli', 'core-host.ts') } : undefined));
+      build.onResolve({ filter: /^\.\/cache\.js$/ }, (args) => (args.importer === path.join(SRC, 'stores', 'store.ts') ? { path: 'cache', namespace: 'no-cache' } : undefined));
+      build.onLoad({ filter: /.*/, namespace: 'no-cache' }, () => ({
+        contents: "export class CacheStore { constructor() { throw new Error('The Actions cache store works only inside GitHub Actions.'); } }",
+        loader: 'js',
+      }));
+    },
+  };
+  const result = await esbuild.build({
+    ...common,
+    entryPoints: ['src/cli/index.ts'],
+    outfile: `${OUT}/cli/index.js`,
+    define: { ...common.define, __CODEX_AUTH_INPUTS__: JSON.stringify(inputs) },
+    banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
+    plugins: [unusedCoreModules, cliHost],
+    logLevel: 'silent',
+  });
+  await chmod(`${OUT}/cli/index.js`, 0o755);
+  if (result.warnings.length > 0) {
+    const text = await esbuild.formatMessages(result.warnings, { kind: 'warning' });
+    throw new Error(`The CLI bundle has warnings (an @actions/core function src/cli/core-host.ts lacks?):\n${text.join('\n')}`);
+  }
+}
+
 await rm(OUT, { recursive: true, force: true });
 const lazy = new Set();
 for (const entry of ['main', 'post']) {
@@ -77,6 +120,7 @@ while (built.size < lazy.size) {
     await esbuild.build({ ...common, entryPoints: [source], outfile: path.join(OUT, 'lazy', lazyName(source)), plugins: [unusedCoreModules, lazyModules(`${OUT}/lazy`, lazy)] });
   }
 }
+await buildCli();
 await mkdir(OUT, { recursive: true });
 // The package is ESM ("type": "module"); the bundles are CommonJS, which starts faster.
 await writeFile(`${OUT}/package.json`, '{ "type": "commonjs" }\n');

@@ -4,9 +4,11 @@ import * as z from 'zod/mini';
 import type { RunContext } from './context.js';
 import { UserError } from './errors.js';
 
+/** The stores the action offers (action.yml); the CLI adds `gitlab-variable` and drops `cache` (DESIGN §8). */
 export const STORES = ['runner', 'cache', 'github-secret', 'command'] as const;
+export const ALL_STORES = [...STORES, 'gitlab-variable'] as const;
 export const LOCKS = ['none', 'file', 'github'] as const;
-export type StoreKind = (typeof STORES)[number];
+export type StoreKind = (typeof ALL_STORES)[number];
 export type LockKind = (typeof LOCKS)[number];
 export type AuthMode = 'chatgpt' | 'api-key' | 'access-token';
 export const REFRESH_MODES = ['auto', 'force'] as const;
@@ -48,6 +50,16 @@ export interface Inputs {
   lockScope: LockScope;
   minValidityMs: number;
   safetyStrategy: SafetyStrategy;
+  /** gitlab-variable store (CLI only): the variable's key, the project (id or path), the API's v4 URL, the token */
+  gitlabVariable: string;
+  gitlabProject: string;
+  gitlabApiUrl: string;
+  gitlabToken: string;
+}
+
+/** What the host offers besides the inputs: the CLI's stores differ from the action's. */
+export interface InputOptions {
+  stores?: readonly StoreKind[];
 }
 
 const input = (name: string): string => core.getInput(name);
@@ -183,13 +195,13 @@ function authMode(authJson: string, apiKey: string, accessToken: string): AuthMo
   return apiKey ? 'api-key' : accessToken ? 'access-token' : 'chatgpt';
 }
 
-export function readInputs(ctx: RunContext, env: NodeJS.ProcessEnv = process.env): Inputs {
+export function readInputs(ctx: RunContext, env: NodeJS.ProcessEnv = process.env, options: InputOptions = {}): Inputs {
   const authJson = input('auth-json');
   const openaiApiKey = secretInput('openai-api-key');
   const accessToken = secretInput('access-token');
   const mode = authMode(authJson, openaiApiKey, accessToken);
 
-  const storeChoice = choice('store', STORES, true);
+  const storeChoice = choice('store', options.stores ?? STORES, true);
   const store: StoreKind = storeChoice !== 'auto' ? storeChoice : ctx.runnerEnvironment === 'github-hosted' ? 'cache' : 'runner';
   const lockChoice = choice('lock', LOCKS, true);
   const lock: LockKind = mode !== 'chatgpt' ? 'none' : lockChoice !== 'auto' ? lockChoice : store === 'runner' ? 'file' : 'github';
@@ -243,5 +255,35 @@ export function readInputs(ctx: RunContext, env: NodeJS.ProcessEnv = process.env
     lockScope: choice('lock-scope', LOCK_SCOPES, false, 'job') as LockScope,
     minValidityMs: seconds('min-validity', 21600) * 1000,
     safetyStrategy: choice('safety-strategy', SAFETY_STRATEGIES, true),
+    ...gitlabInputs(mode === 'chatgpt' && store === 'gitlab-variable', env),
   };
+}
+
+/**
+ * DESIGN §8, `store: gitlab-variable`: GitLab's own variables give the defaults (CI_PROJECT_ID,
+ * CI_API_V4_URL). The token must be able to read and write project variables: CI_JOB_TOKEN cannot.
+ */
+function gitlabInputs(used: boolean, env: NodeJS.ProcessEnv): Pick<Inputs, 'gitlabVariable' | 'gitlabProject' | 'gitlabApiUrl' | 'gitlabToken'> {
+  const gitlabVariable = input('gitlab-variable') || 'CODEX_AUTH_JSON';
+  if (!/^[A-Za-z0-9_]{1,255}$/.test(gitlabVariable)) {
+    throw new UserError(`Input \`gitlab-variable\` is '${gitlabVariable}': a GitLab variable key has 1 to 255 letters, digits or '_'.`);
+  }
+  const gitlabProject = input('gitlab-project') || env.CI_PROJECT_ID || '';
+  const gitlabApiUrl = (input('gitlab-api-url') || env.CI_API_V4_URL || '').replace(/\/+$/, '');
+  const gitlabToken = secretInput('gitlab-token');
+  if (used) {
+    if (!gitlabProject) throw new UserError('`store: gitlab-variable` needs the project: set `gitlab-project` to its numeric id or its path (group/project); inside a GitLab job it defaults to CI_PROJECT_ID.');
+    if (!/^https?:\/\/[^\s/]+/.test(gitlabApiUrl)) {
+      throw new UserError(`\`store: gitlab-variable\` needs GitLab's API URL, and \`gitlab-api-url\` is '${gitlabApiUrl}': give the v4 URL such as https://gitlab.com/api/v4; inside a GitLab job it defaults to CI_API_V4_URL.`);
+    }
+    if (gitlabToken && gitlabToken === env.CI_JOB_TOKEN) {
+      throw new UserError('CODEX_AUTH_GITLAB_TOKEN (`gitlab-token`) is this job\'s CI_JOB_TOKEN, which cannot read or write CI/CD variables: use a project access token with the Maintainer role and the `api` scope, from a masked variable.');
+    }
+    if (!gitlabToken) {
+      throw new UserError(
+        '`store: gitlab-variable` needs a GitLab token in CODEX_AUTH_GITLAB_TOKEN (`gitlab-token`): a project access token with the Maintainer role and the `api` scope, from a masked variable. CI_JOB_TOKEN cannot read or write CI/CD variables.',
+      );
+    }
+  }
+  return { gitlabVariable, gitlabProject, gitlabApiUrl, gitlabToken };
 }

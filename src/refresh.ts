@@ -27,7 +27,7 @@ export function expiryText(info: AuthInfo, now: number): string {
 }
 
 /** The failure of a refresh that did not happen, in the words of a failed `codex exec`: what, why, what to do. */
-export function refreshFailureMessage(result: Extract<AppServerRefresh, { ok: false }>, inputs: Pick<Inputs, 'store' | 'secretName' | 'codexHome'>): { message: string; cause: string; fix: string } {
+export function refreshFailureMessage(result: Extract<AppServerRefresh, { ok: false }>, inputs: Parameters<typeof seedLocation>[0]): { message: string; cause: string; fix: string } {
   const said = result.diagnostics ? ` Codex said: ${result.diagnostics.replace(/\n/g, ' | ')}` : '';
   const head = `Codex did not refresh the tokens (${result.why}).`;
   const diagnosis = diagnose(result.diagnostics, seedLocation(inputs));

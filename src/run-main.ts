@@ -4,7 +4,7 @@ import path from 'node:path';
 import { isStale, iso, maskEmail, ensurePrivateDir, type AuthFile } from './auth-file.js';
 import { readContext, type RunContext } from './context.js';
 import { errorMessage, UserError } from './errors.js';
-import { readInputs, type Inputs } from './inputs.js';
+import { readInputs, type InputOptions, type Inputs } from './inputs.js';
 import { systemClock, type Clock, type Log } from './log.js';
 import { createLock, type Acquired, type Lock } from './locks/lock.js';
 import { provisionAuth, updateBackup, type Provisioned } from './provision.js';
@@ -16,6 +16,9 @@ export interface MainDeps {
   log: Log;
   clock: Clock;
   env: NodeJS.ProcessEnv;
+  /** The CLI runs this pipeline outside Actions: it gives its own run context and stores (cli/). */
+  context?: (env: NodeJS.ProcessEnv) => RunContext;
+  inputOptions?: InputOptions;
 }
 
 export const defaultDeps = (): MainDeps => ({ log: core, clock: systemClock, env: process.env });
@@ -30,8 +33,8 @@ export async function runMain(deps: MainDeps = defaultDeps()): Promise<void> {
 }
 
 async function main(deps: MainDeps): Promise<void> {
-  const ctx = readContext(deps.env);
-  const inputs = readInputs(ctx, deps.env);
+  const ctx = (deps.context ?? readContext)(deps.env);
+  const inputs = readInputs(ctx, deps.env, deps.inputOptions);
   await assertTrusted(ctx, inputs.allowUntrusted);
   const prompt = await readPrompt(inputs);
   if (inputs.mode !== 'chatgpt') {

@@ -25,7 +25,7 @@ export async function runPost(deps: MainDeps = defaultDeps()): Promise<void> {
 
 async function post(deps: MainDeps): Promise<void> {
   const { log, clock, env } = deps;
-  const ctx = readContext(env);
+  const ctx = (deps.context ?? readContext)(env);
   let state: MainState | null;
   try {
     state = loadMainState();
@@ -34,7 +34,7 @@ async function post(deps: MainDeps): Promise<void> {
     return releaseFallback(ctx, deps);
   }
   if (!state) return; // main never got as far as the lock
-  const inputs = readInputs(ctx, env);
+  const inputs = readInputs(ctx, env, deps.inputOptions);
   const distrust = await distrustState(state, { ...inputs, ctx });
   if (distrust) return ignoreState(distrust, log);
   let outcome: PersistOutcome | null = null;
@@ -81,12 +81,12 @@ function ignoreState(reason: string, log: MainDeps['log']): void {
   );
 }
 
-async function release(handle: LockHandle | null, { log, clock, env }: MainDeps): Promise<void> {
+async function release(handle: LockHandle | null, { log, clock, env, context }: MainDeps): Promise<void> {
   if (!handle || handle.kind === 'none') return;
   try {
     // Only the handle decides what is released: post never re-derives main's lock from the inputs.
     const lock = await createLock(handle.kind, {
-      ctx: readContext(env),
+      ctx: (context ?? readContext)(env),
       log,
       clock,
       codexHome: handle.kind === 'file' ? path.dirname(handle.path) : '',
@@ -124,7 +124,7 @@ async function releaseFallback(ctx: RunContext, deps: MainDeps): Promise<void> {
     handle = null;
   }
   if (!handle) return;
-  const distrust = await distrustLock(handle, { ...readInputs(ctx, deps.env), ctx });
+  const distrust = await distrustLock(handle, { ...readInputs(ctx, deps.env, deps.inputOptions), ctx });
   if (distrust) return ignoreState(distrust, deps.log);
   await release(handle, deps);
 }

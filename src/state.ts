@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import * as z from 'zod/mini';
-import { STORES } from './inputs.js';
+import { ALL_STORES } from './inputs.js';
 import type { LockHandle } from './locks/lock.js';
 
 /**
@@ -20,7 +20,7 @@ const Ready = z.object({
   /** sha256 of auth.json's bytes as main left them */
   restoredHash: z.string(),
   restoredLastRefresh: z.nullable(z.number()),
-  store: z.enum(STORES),
+  store: z.enum(ALL_STORES),
   /** what the store held when main restored (for compare-and-swap); null when it held nothing */
   storeVersion: z.nullable(z.string()),
   source: z.string(),

@@ -7,7 +7,7 @@ import type { Inputs } from './inputs.js';
 import { storeName } from './stores/store.js';
 
 /** Where the user must put a fresh auth.json, in words, for the failure hints. */
-export function seedLocation(inputs: Pick<Inputs, 'store' | 'secretName' | 'codexHome'>): string {
+export function seedLocation(inputs: Pick<Inputs, 'store' | 'secretName' | 'codexHome' | 'gitlabVariable'>): string {
   switch (inputs.store) {
     case 'runner':
       return `the \`auth-json\` secret (and delete ${inputs.codexHome}/auth.json on the runner, or let the newer seed replace it)`;
@@ -17,6 +17,8 @@ export function seedLocation(inputs: Pick<Inputs, 'store' | 'secretName' | 'code
       return 'your secret manager (what `restore-command` reads)';
     case 'cache':
       return 'the `auth-json` secret (a newer seed replaces the cached copy)';
+    case 'gitlab-variable':
+      return `the GitLab CI/CD variable \`${inputs.gitlabVariable}\``;
   }
 }
 

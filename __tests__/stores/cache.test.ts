@@ -66,7 +66,8 @@ function inputs(over: Partial<Inputs>): Inputs {
     secretName: 'CODEX_AUTH_JSON', secretToken: '', secretRepository: 'octo/repo', secretEnvironment: '', lock: 'none', lockTimeoutMs: 0,
     lockRepository: 'octo/repo', githubToken: 'ghs_faketoken_for_tests', prompt: '', promptFile: '', codexArgs: [], codexVersion: '',
     workingDirectory: '', cleanup: true, allowUntrusted: false, openaiApiKey: '', accessToken: '',
-    refresh: 'auto', lockScope: 'job', minValidityMs: 21600000, safetyStrategy: 'none', ...over,
+    refresh: 'auto', lockScope: 'job', minValidityMs: 21600000, safetyStrategy: 'none',
+    gitlabVariable: 'CODEX_AUTH_JSON', gitlabProject: '', gitlabApiUrl: '', gitlabToken: '', ...over,
   };
 }
 

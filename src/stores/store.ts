@@ -49,6 +49,8 @@ export async function createStore(kind: StoreKind, deps: StoreDeps): Promise<Sto
       return new (await import('./command.js')).CommandStore(deps);
     case 'github-secret':
       return new (await import('./github-secret.js')).GithubSecretStore(deps);
+    case 'gitlab-variable':
+      return new (await import('./gitlab-variable.js')).GitlabVariableStore(deps);
   }
 }
 
@@ -65,5 +67,5 @@ export function swapDecision(current: Stored | null, next: AuthFile): PersistRes
 
 /** Human name of a store in messages. */
 export function storeName(kind: StoreKind): string {
-  return { runner: 'runner', cache: 'Actions cache', command: 'command', 'github-secret': 'GitHub secret' }[kind];
+  return { runner: 'runner', cache: 'Actions cache', command: 'command', 'github-secret': 'GitHub secret', 'gitlab-variable': 'GitLab variable' }[kind];
 }
