@@ -1,9 +1,10 @@
 // The figures of DESIGN §7, side by side in one run (a script that prints figures, not a test):
 //  1. the restore-only main step's wall time (runner store, lock none, no prompt) against `node -e 0`,
-//     interleaved, median of N runs each, with NODE_EXTRA_CA_CERTS unset as on a GitHub runner;
+//     on this Node and on Node 24, all four commands interleaved, median of N runs each (default 21) and
+//     the spread, with NODE_EXTRA_CA_CERTS unset as on a GitHub runner;
 //  2. `lock: github` with 8 contenders on the loopback GitHub API stand-in (scripts/bench-lock.mjs);
 //  3. Actions cache entries left per stream after 10 runs of `store: cache` on the loopback cache service.
-// Usage: npm run bench [-- --runs 9] [--only startup]
+// Usage: npm run bench [-- --runs 21] [--only startup|lock|cache] [--this-node-only] [--main dist/main/index.js]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,9 +14,19 @@ import { fakeAuthJson } from './lib/fake-auth.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const runsArg = process.argv.indexOf('--runs');
-const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 9;
+const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 21;
 const mainArg = process.argv.indexOf('--main');
 const mainScript = mainArg > 0 ? process.argv[mainArg + 1] : 'dist/main/index.js';
+// This Node and the action's declared runtime (node24, from the npm registry into a cache directory:
+// scripts/ensure-node.mjs), unless --this-node-only.
+const runtimes = [process.execPath];
+if (!process.argv.includes('--this-node-only')) {
+  const node24 = spawnSync(process.execPath, [path.join(root, 'scripts', 'ensure-node.mjs')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (node24.status !== 0) throw new Error('scripts/ensure-node.mjs failed: no Node 24 to measure.');
+  const bin = node24.stdout.trim().split('\n').pop();
+  if (bin !== process.execPath) runtimes.push(bin);
+}
+const versions = runtimes.map((node) => spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim());
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'codex-auth-bench-'));
 const codexHome = path.join(dir, 'codex-home');
@@ -35,30 +46,39 @@ Object.assign(env, files, {
   'INPUT_AUTH-JSON': fakeAuthJson(),
 });
 
-function time(argv) {
+function time(node, argv) {
   for (const file of Object.values(files)) writeFileSync(file, '');
   const start = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, argv, { env, cwd: root, encoding: 'utf8' });
+  const result = spawnSync(node, argv, { env, cwd: root, encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (result.status !== 0) throw new Error(`${argv.join(' ')} exited ${result.status}: ${result.stdout}${result.stderr}`);
   return ms;
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) * q + 0.5)];
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
 if (!only || only === 'startup') try {
-  time([mainScript]); // the first run seeds auth.json; the measured runs restore it
-  const base = [];
-  const main = [];
+  // Each runtime's first run seeds auth.json; the measured runs restore it.
+  for (const node of runtimes) time(node, [mainScript]);
+  const base = runtimes.map(() => []);
+  const main = runtimes.map(() => []);
   for (let i = 0; i < runs; i++) {
-    base.push(time(['-e', '0']));
-    main.push(time([mainScript]));
+    runtimes.forEach((node, r) => {
+      base[r].push(time(node, ['-e', '0']));
+      main[r].push(time(node, [mainScript]));
+    });
   }
-  const b = median(base);
-  const m = median(main);
-  console.log(`runs per command:                 ${runs} (interleaved), Node ${process.version}, NODE_EXTRA_CA_CERTS unset`);
-  console.log(`node -e 0                  median ${b.toFixed(1)} ms`);
-  console.log(`main, restore-only runner  median ${m.toFixed(1)} ms  = ${(m / b).toFixed(2)}x node -e 0 (goal <= 2.0x)`);
+  console.log(`runs per command:                 ${runs} (interleaved across ${runtimes.length} runtime${runtimes.length > 1 ? 's' : ''}), NODE_EXTRA_CA_CERTS unset`);
+  runtimes.forEach((node, r) => {
+    const b = quantile(base[r], 0.5);
+    const m = quantile(main[r], 0.5);
+    // the spread: the ratio of each run of main to the run of `node -e 0` just before it
+    const ratios = main[r].map((ms, i) => ms / base[r][i]);
+    const spread = `${quantile(ratios, 0.25).toFixed(2)}-${quantile(ratios, 0.75).toFixed(2)}x`;
+    console.log(`Node ${versions[r]}`);
+    console.log(`  node -e 0                  median ${b.toFixed(1)} ms (p25-p75 ${quantile(base[r], 0.25).toFixed(1)}-${quantile(base[r], 0.75).toFixed(1)})`);
+    console.log(`  main, restore-only runner  median ${m.toFixed(1)} ms (p25-p75 ${quantile(main[r], 0.25).toFixed(1)}-${quantile(main[r], 0.75).toFixed(1)})  = ${(m / b).toFixed(2)}x node -e 0 (goal <= 2.0x; run by run p25-p75 ${spread})`);
+  });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

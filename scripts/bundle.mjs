@@ -4,11 +4,15 @@
 // - main and post are each one CommonJS file holding only their common path (restore, write, outputs):
 //   the ESM loader costs more than the CommonJS one, and a single file beats a graph of shared chunks.
 // - Every module that src/ loads with `await import('./x.js')` (the stores and locks other than the
-//   runner's, codex, login, summary) becomes its own file in dist/lazy/, required only when that path
-//   runs: the runner-store main never loads exec, the cache SDK or octokit.
+//   runner's, codex, login, summary) becomes its own file in dist/lazy/, imported only when that path
+//   runs: the runner-store main never loads exec, the cache SDK or an HTTP client. dist/lazy/ is one
+//   ESM build with code splitting, so what several lazy paths share (undici, @actions/http-client) is
+//   one chunk, not a copy in each.
 // - @actions/core statically imports its OIDC client (an HTTP client and undici) and its `platform` helper
 //   (@actions/exec), for features this action never calls; inside @actions/core they are replaced by
-//   stand-ins that throw if anything ever calls them.
+//   stand-ins that throw if anything ever calls them. Its one use of node:crypto (a random delimiter)
+//   comes from src/random.ts instead, so that the restore-only path never loads node:crypto; its writes to
+//   stdout go through src/stdout.ts, which does not create process.stdout's stream until something else does.
 import * as esbuild from 'esbuild';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -24,6 +28,21 @@ const unusedCoreModules = {
     build.onResolve({ filter: /^\.\/(oidc-utils|platform)\.js$/ }, (args) =>
       /[\\/]@actions[\\/]core[\\/]/.test(args.importer) ? { path: args.path, namespace: 'unused-core' } : undefined,
     );
+    // Its file commands' delimiter is the one use of node:crypto (randomUUID); src/random.ts makes the same
+    // from /dev/urandom without loading node:crypto and the stream modules.
+    build.onResolve({ filter: /^(node:)?crypto$/ }, (args) =>
+      /[\\/]@actions[\\/]core[\\/]/.test(args.importer) ? { path: path.join(SRC, 'random.ts') } : undefined,
+    );
+    // Its writes to stdout go through src/stdout.ts, which does not create process.stdout (a pipe's stream
+    // loads net and the stream modules) until something else does.
+    build.onLoad({ filter: /[\\/]@actions[\\/]core[\\/]lib[\\/](command|core)\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const calls = source.split('process.stdout.write(').length - 1;
+      const expected = args.path.endsWith('command.js') ? 1 : 2;
+      if (calls !== expected) throw new Error(`${args.path} has ${calls} process.stdout.write calls, not ${expected}: check src/stdout.ts still covers @actions/core's output.`);
+      const stdout = JSON.stringify(path.join(SRC, 'stdout.ts'));
+      return { contents: `import { writeStdout as __writeStdout } from ${stdout};\n${source.replaceAll('process.stdout.write(', '__writeStdout(')}`, loader: 'js', resolveDir: path.dirname(args.path) };
+    });
     build.onLoad({ filter: /.*/, namespace: 'unused-core' }, (args) => ({
       contents: args.path.includes('oidc')
         ? "export class OidcClient { static getIDToken() { throw new Error('core.getIDToken is not bundled in codex-auth'); } }"
@@ -112,14 +131,30 @@ const lazy = new Set();
 for (const entry of ['main', 'post']) {
   await esbuild.build({ ...common, entryPoints: [`src/${entry}.ts`], outfile: `${OUT}/${entry}/index.js`, plugins: [unusedCoreModules, lazyModules(`${OUT}/${entry}`, lazy)] });
 }
-// Lazy modules can load others lazily: build until no new one turns up.
-const built = new Set();
-while (built.size < lazy.size) {
-  for (const source of [...lazy].filter((s) => !built.has(s)).sort()) {
-    built.add(source);
-    await esbuild.build({ ...common, entryPoints: [source], outfile: path.join(OUT, 'lazy', lazyName(source)), plugins: [unusedCoreModules, lazyModules(`${OUT}/lazy`, lazy)] });
+// Lazy modules can load others lazily: find them all first (nothing written) ...
+for (let size = 0; size < lazy.size; ) {
+  size = lazy.size;
+  for (const source of [...lazy].sort()) {
+    await esbuild.build({ ...common, entryPoints: [source], outfile: path.join(OUT, 'lazy', lazyName(source)), write: false, plugins: [unusedCoreModules, lazyModules(`${OUT}/lazy`, lazy)] });
   }
 }
+// ... then build them in one go, as ESM with code splitting: what several of them use (undici and
+// @actions/http-client, for the locks, the cache and the github-secret store) is one shared chunk,
+// parsed once however many paths load it. These files are loaded with `import()` from the CommonJS
+// entries, only when their path runs; the ESM loader's extra cost there is nothing against the network.
+await esbuild.build({
+  ...common,
+  format: 'esm',
+  define: {},
+  // Bundled CommonJS dependencies call require() for Node's own modules; ESM has no require of its own.
+  banner: { js: 'import{createRequire as __createRequire}from"node:module";const require=__createRequire(import.meta.url);' },
+  splitting: true,
+  entryPoints: Object.fromEntries([...lazy].sort().map((source) => [lazyName(source).replace(/\.js$/, ''), source])),
+  outdir: path.join(OUT, 'lazy'),
+  chunkNames: 'shared-[hash]',
+  plugins: [unusedCoreModules, lazyModules(`${OUT}/lazy`, lazy)],
+});
+await writeFile(path.join(OUT, 'lazy', 'package.json'), '{ "type": "module" }\n');
 await buildCli();
 await mkdir(OUT, { recursive: true });
 // The package is ESM ("type": "module"); the bundles are CommonJS, which starts faster.

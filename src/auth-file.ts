@@ -1,9 +1,10 @@
 import * as core from '@actions/core';
-import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fs } from 'node:fs';
 import path from 'node:path';
 import * as z from 'zod/mini';
 import { UserError } from './errors.js';
+import { randomHex } from './random.js';
+import { sha256Hex } from './sha256.js';
 
 /** Codex refreshes when the access token expires within this window (codex-rs: proactive refresh). */
 export const EXPIRY_WINDOW_MS = 5 * 60 * 1000;
@@ -56,8 +57,9 @@ export interface AuthFile {
   info: AuthInfo;
 }
 
+/** The hex SHA-256 of auth.json's text (without node:crypto, for start-up: see sha256.ts). */
 export function hashText(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return sha256Hex(text);
 }
 
 /** Every token is masked before anything can print it, also in its JSON-escaped form. */
@@ -284,7 +286,7 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
 export async function writeCredentialFile(file: string, text: string): Promise<void> {
   const dir = path.dirname(file);
   await ensurePrivateDir(dir);
-  const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = path.join(dir, `.${path.basename(file)}.${randomHex(6)}.tmp`);
   const handle = await fs.open(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   try {
     await handle.writeFile(text, 'utf8');
@@ -321,7 +323,7 @@ export const WITHHELD_PREFIX = 'codex-auth-withheld-';
  */
 export function withheldCopy(auth: AuthFile): AuthFile {
   const json = JSON.parse(auth.text) as { tokens: Record<string, unknown> };
-  json.tokens.refresh_token = `${WITHHELD_PREFIX}${randomBytes(12).toString('hex')}`;
+  json.tokens.refresh_token = `${WITHHELD_PREFIX}${randomHex(12)}`;
   const text = `${JSON.stringify(json, null, 2)}\n`;
   return { text, hash: hashText(text), info: auth.info };
 }

@@ -12,10 +12,17 @@ import { saveMainState, type MainState } from './state.js';
  */
 export async function runCodexStep(options: { ctx: RunContext; inputs: Inputs; codex: string; prompt: string; state: MainState; refreshed: () => Promise<boolean> }): Promise<void> {
   const { ctx, inputs, codex, prompt } = options;
-  const result = await runCodexExec({ codex, codexHome: inputs.codexHome, prompt, args: inputs.codexArgs, cwd: inputs.workingDirectory, runnerTemp: ctx.runnerTemp });
-  // The runner keeps a name's last value: saved again the moment Codex exits, main's state supersedes any
-  // the agent appended to the state file (DESIGN §3.11; post's checks are the backstop for later writes).
-  saveMainState(options.state);
+  const agent = inputs.safetyStrategy === 'none' ? null : await (await import('./codex/agent-user.js')).prepareAgentRun({ strategy: inputs.safetyStrategy, ctx, codex, codexHome: inputs.codexHome, workingDirectory: inputs.workingDirectory, log: core });
+  let result;
+  try {
+    result = await runCodexExec({ codex, codexHome: inputs.codexHome, prompt, args: inputs.codexArgs, cwd: inputs.workingDirectory, runnerTemp: ctx.runnerTemp, runAs: agent?.runAs });
+  } finally {
+    // The runner keeps a name's last value: saved again the moment Codex exits, main's state supersedes any
+    // the agent appended to the state file (DESIGN §3.11; post's checks are the backstop for later writes).
+    saveMainState(options.state);
+    // before `refreshed()`: the refreshed file is back in codex-home only once the agent is done
+    await agent?.finish();
+  }
   core.setOutput('refreshed', String(await options.refreshed()));
   core.setOutput('exit-code', String(result.exitCode));
   core.setOutput('final-message', result.finalMessage);

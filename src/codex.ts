@@ -73,6 +73,22 @@ export interface ExecOptions {
   cwd: string;
   runnerTemp: string;
   env?: NodeJS.ProcessEnv;
+  /** run codex as another user (`safety-strategy: unprivileged-user`, src/codex/agent-user.ts) */
+  runAs?: RunAs;
+}
+
+/** How to run codex as another user: the command that does it, and what that user writes and leaves. */
+export interface RunAs {
+  /** a directory that user can write, for `--output-last-message` */
+  outputDir: string;
+  /** that user's CODEX_HOME */
+  codexHome: string;
+  /** the command, environment and ids that run `file args` as that user with `env` */
+  command(file: string, args: string[], env: Record<string, string>): Promise<{ file: string; args: string[]; env: Record<string, string>; uid?: number; gid?: number }>;
+  /** reads a file that user wrote, refusing links and anything but a regular file it owns */
+  readOutput(file: string): Promise<string>;
+  /** ends every process of that user: an agent can leave the process group with `setsid` */
+  endAll(): Promise<void>;
 }
 
 export interface ExecResult {
@@ -101,11 +117,16 @@ class Tail {
 export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
   const scratch = path.join(options.runnerTemp, `codex-auth-${randomBytes(6).toString('hex')}`);
   await fs.mkdir(scratch, { recursive: true, mode: 0o700 });
-  const lastMessage = path.join(scratch, 'last-message.txt');
+  const { runAs } = options;
+  const lastMessage = path.join(runAs?.outputDir ?? scratch, 'last-message.txt');
   const argv = ['exec', '-c', 'cli_auth_credentials_store="file"', '--output-last-message', lastMessage, ...options.args, '--', options.prompt];
-  const child = spawn(options.codex, argv, {
+  const env = childEnv(options.env ?? process.env, { CODEX_HOME: runAs?.codexHome ?? options.codexHome });
+  const launch = runAs ? await runAs.command(options.codex, argv, env) : { file: options.codex, args: argv, env };
+  const child = spawn(launch.file, launch.args, {
     cwd: options.cwd,
-    env: childEnv(options.env ?? process.env, { CODEX_HOME: options.codexHome }),
+    env: launch.env,
+    uid: launch.uid,
+    gid: launch.gid,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -143,10 +164,13 @@ export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
       child.once('error', (error) => reject(new UserError(`Failed to start ${options.codex}: ${error.message}`)));
       // When codex exits, what it left behind in its group goes too: a leftover that holds its output open
       // would otherwise keep 'close' (and this step) waiting.
-      child.once('exit', () => killGroup('SIGKILL'));
+      child.once('exit', () => {
+        killGroup('SIGKILL');
+        void runAs?.endAll().catch(() => undefined); // the finally below ends them again, and reports
+      });
       child.once('close', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
     });
-    const finalMessage = await fs.readFile(lastMessage, 'utf8').catch(() => '');
+    const finalMessage = await (runAs ? runAs.readOutput(lastMessage) : fs.readFile(lastMessage, 'utf8')).catch(() => '');
     return { exitCode, finalMessage: finalMessage.trim(), outputTail: tail.toString() };
   } finally {
     relay.close();
@@ -154,6 +178,7 @@ export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
     process.removeListener('SIGTERM', onCancel);
     clearTimeout(hardKill);
     killGroup('SIGKILL');
+    await runAs?.endAll();
     await fs.rm(scratch, { recursive: true, force: true });
   }
 }

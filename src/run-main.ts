@@ -1,5 +1,4 @@
 import * as core from '@actions/core';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { isStale, iso, maskEmail, ensurePrivateDir, type AuthFile } from './auth-file.js';
 import { readContext, type RunContext } from './context.js';
@@ -8,6 +7,8 @@ import { readInputs, type InputOptions, type Inputs } from './inputs.js';
 import { systemClock, type Clock, type Log } from './log.js';
 import { createLock, type Acquired, type Lock } from './locks/lock.js';
 import { provisionAuth, updateBackup, type Provisioned } from './provision.js';
+import { assertSupportedPlatform } from './platform.js';
+import { randomHex } from './random.js';
 import { saveMainState, type MainState } from './state.js';
 import { createStore } from './stores/store.js';
 import { assertTrusted } from './trust.js';
@@ -33,6 +34,7 @@ export async function runMain(deps: MainDeps = defaultDeps()): Promise<void> {
 }
 
 async function main(deps: MainDeps): Promise<void> {
+  assertSupportedPlatform();
   const ctx = (deps.context ?? readContext)(deps.env);
   const inputs = readInputs(ctx, deps.env, deps.inputOptions);
   await assertTrusted(ctx, inputs.allowUntrusted);
@@ -89,7 +91,7 @@ async function takeLock(ctx: RunContext, inputs: Inputs, { log, clock }: MainDep
 /** Restores from the store (or seeds), writes auth.json, and saves what post needs as state. */
 async function restoreAuth(ctx: RunContext, inputs: Inputs, state: MainState, { log, clock }: MainDeps): Promise<Provisioned> {
   const authPath = path.join(inputs.codexHome, 'auth.json');
-  const scratchDir = path.join(ctx.runnerTemp, `codex-auth-${randomBytes(6).toString('hex')}`);
+  const scratchDir = path.join(ctx.runnerTemp, `codex-auth-${randomHex(6)}`);
   const store = await createStore(inputs.store, { ctx, inputs, log, clock, authPath });
   const provisioned = await provisionAuth({ store, seedText: inputs.authJson, authPath, scratchDir, log });
   const { info } = provisioned.auth;

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { iso, withheldCopy, writeCredentialFile, type AuthFile } from './auth-file.js';
@@ -8,6 +7,7 @@ import type { Clock, Log } from './log.js';
 import type { Lock } from './locks/lock.js';
 import { persistAuth } from './persist.js';
 import { provisionAuth } from './provision.js';
+import { randomHex } from './random.js';
 import { expiryText, mustRefreshAhead, rotateNow } from './refresh.js';
 import { saveMainState, type MainState } from './state.js';
 import { createStore } from './stores/store.js';
@@ -31,10 +31,10 @@ export interface SharedJob {
  */
 export async function shareStream(o: { ctx: RunContext; inputs: Inputs; state: MainState; lock: Lock; acquiredAt: number; log: Log; clock: Clock }): Promise<SharedJob> {
   const { ctx, inputs, state, log, clock } = o;
-  const scratch = path.join(ctx.runnerTemp, `codex-auth-${randomBytes(6).toString('hex')}`);
+  const scratch = path.join(ctx.runnerTemp, `codex-auth-${randomHex(6)}`);
   const inPlace = inputs.store === 'runner';
   const streamPath = inPlace ? path.join(inputs.codexHome, 'auth.json') : path.join(scratch, 'stream', 'auth.json');
-  const jobDir = inPlace ? path.join(ctx.runnerTemp, `codex-auth-${randomBytes(6).toString('hex')}`) : null;
+  const jobDir = inPlace ? path.join(ctx.runnerTemp, `codex-auth-${randomHex(6)}`) : null;
   const codexHome = jobDir ? path.join(jobDir, 'home') : inputs.codexHome;
   let job: AuthFile;
   let source: string;

@@ -8,13 +8,19 @@ import type { LockHandle } from './locks/lock.js';
  * release it even if main fails half-way), then again once auth.json is written. Hashes, times and paths
  * only: never a token.
  */
-const LockHandleSchema = z.union([
+/** Built on first use (in post): main only saves state, and a zod schema built at import costs every start. */
+function lazy<T>(build: () => T): () => T {
+  let built: T | undefined;
+  return () => (built ??= build());
+}
+
+const LockHandleSchema = lazy(() => z.union([
   z.object({ kind: z.literal('none') }),
   z.object({ kind: z.literal('file'), path: z.string(), token: z.string() }),
   z.object({ kind: z.literal('github'), repository: z.string(), ref: z.string() }),
-]);
+]));
 
-const Ready = z.object({
+const Ready = lazy(() => z.object({
   codexHome: z.string(),
   authPath: z.string(),
   /** sha256 of auth.json's bytes as main left them */
@@ -31,14 +37,14 @@ const Ready = z.object({
   email: z.nullable(z.string()),
   /** the access token's `exp` (ms) of the file main left, for the summary */
   accessExpires: z.optional(z.nullable(z.number())),
-});
+}));
 
-const MainStateSchema = z.object({
+const MainStateSchema = lazy(() => z.object({
   v: z.literal(1),
-  lock: LockHandleSchema,
+  lock: LockHandleSchema(),
   lockWaitMs: z.number(),
   /** absent until auth.json is in place */
-  ready: z.optional(Ready),
+  ready: z.optional(Ready()),
   /** api-key / access-token modes: files to remove at the end */
   loginHome: z.optional(z.object({ codexHome: z.string(), cleanup: z.boolean() })),
   /**
@@ -46,10 +52,10 @@ const MainStateSchema = z.object({
    * refresh token is withheld, so post persists nothing and only cleans up.
    */
   shared: z.optional(z.object({ lock: z.enum(['none', 'file', 'github']), lockHeldMs: z.number(), refreshedAhead: z.boolean() })),
-});
+}));
 
-export type MainState = z.infer<typeof MainStateSchema>;
-export type ReadyState = z.infer<typeof Ready>;
+export type MainState = z.infer<ReturnType<typeof MainStateSchema>>;
+export type ReadyState = z.infer<ReturnType<typeof Ready>>;
 
 const KEY = 'codex-auth';
 
@@ -67,12 +73,12 @@ export function loadMainState(): MainState | null {
   } catch {
     throw new Error('The state main saved is not JSON');
   }
-  const parsed = MainStateSchema.safeParse(json);
+  const parsed = MainStateSchema().safeParse(json);
   if (!parsed.success) throw new Error(`The state main saved has an unexpected shape (${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`);
   return parsed.data;
 }
 
 export function lockHandleOf(json: unknown): LockHandle | null {
-  const parsed = LockHandleSchema.safeParse(json);
+  const parsed = LockHandleSchema().safeParse(json);
   return parsed.success ? parsed.data : null;
 }

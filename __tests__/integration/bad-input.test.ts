@@ -115,7 +115,7 @@ const CASES: Case[] = [
   },
   { name: 'auth-json that is not JSON', inputs: () => ({ 'auth-json': '{"auth_mode": "chatgpt", "tokens": ' }), error: /^Input `auth-json` is not valid JSON: expected the JSON of `~\/\.codex\/auth\.json` or base64 of it\.$/ },
   { name: 'auth-json that is plain text', inputs: () => ({ 'auth-json': 'paste your auth.json here' }), error: /^Input `auth-json` is not an auth\.json: expected the JSON of/ },
-  { name: 'auth-json that is base64 of garbage', inputs: () => ({ 'auth-json': randomBytes(600).toString('base64') }), error: /^Input `auth-json` is not an auth\.json/ },
+  { name: 'auth-json that is base64 of garbage', inputs: () => ({ 'auth-json': Buffer.concat([Buffer.from('x'), randomBytes(600)]).toString('base64') }), error: /^Input `auth-json` is not an auth\.json/ },
   {
     name: 'an API-key auth.json',
     inputs: () => {

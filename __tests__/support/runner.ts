@@ -4,7 +4,7 @@
  * state main saved handed to post as `STATE_*`. Parses what the steps left behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,6 +104,8 @@ export interface StepOptions {
   job?: { runId?: string; attempt?: string; job?: string; repository?: string; eventName?: string; eventPath?: string };
   /** the job's GITHUB_ENV so far (later steps see exported variables) */
   jobEnv?: Record<string, string>;
+  /** run the step as this user (the test runs as root), as a runner whose user is not root does */
+  user?: { uid: number; gid: number };
 }
 
 function stepEnv(script: 'main' | 'post', o: StepOptions, files: Record<string, string>): NodeJS.ProcessEnv {
@@ -159,8 +161,11 @@ export function startStep(script: 'main' | 'post', o: StepOptions): RunningStep 
     GITHUB_STEP_SUMMARY: path.join(dir, 'summary'),
   };
   for (const f of Object.values(files)) writeFileSync(f, '');
+  if (o.user) for (const f of [dir, ...Object.values(files)]) chownSync(f, o.user.uid, o.user.gid);
   const startedAt = Date.now();
   const child = spawn(process.execPath, [path.join(ROOT, 'dist', script, 'index.js')], {
+    uid: o.user?.uid,
+    gid: o.user?.gid,
     cwd: o.runner.workspace,
     env: stepEnv(script, o, files),
     stdio: ['ignore', 'pipe', 'pipe'],
