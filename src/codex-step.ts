@@ -1,5 +1,7 @@
 import * as core from '@actions/core';
+import { stat } from 'node:fs/promises';
 import { runCodexExec } from './codex.js';
+import { UserError } from './errors.js';
 
 export { ensureCodex } from './codex.js';
 import type { RunContext } from './context.js';
@@ -12,6 +14,7 @@ import { saveMainState, type MainState } from './state.js';
  */
 export async function runCodexStep(options: { ctx: RunContext; inputs: Inputs; codex: string; prompt: string; state: MainState; refreshed: () => Promise<boolean> }): Promise<void> {
   const { ctx, inputs, codex, prompt } = options;
+  await assertWorkingDirectory(inputs.workingDirectory);
   const agent = inputs.safetyStrategy === 'none' ? null : await (await import('./codex/agent-user.js')).prepareAgentRun({ strategy: inputs.safetyStrategy, ctx, codex, codexHome: inputs.codexHome, workingDirectory: inputs.workingDirectory, log: core });
   let result;
   try {
@@ -30,4 +33,13 @@ export async function runCodexStep(options: { ctx: RunContext; inputs: Inputs; c
     const { reportCodexFailure } = await import('./summary.js');
     await reportCodexFailure(result, inputs);
   }
+}
+
+/** A missing directory would otherwise surface as "Failed to start …/codex", which sends people after the CLI. */
+async function assertWorkingDirectory(dir: string): Promise<void> {
+  const found = await stat(dir).catch((error: NodeJS.ErrnoException) => error);
+  if (found instanceof Error) {
+    throw new UserError(`Input \`working-directory\` is ${dir}, which ${found.code === 'ENOENT' ? 'does not exist' : `cannot be used (${found.code ?? found.message})`}: Codex runs there. Create it in an earlier step (check out the repository first), or fix \`working-directory\` (relative paths start at the workspace).`);
+  }
+  if (!found.isDirectory()) throw new UserError(`Input \`working-directory\` is ${dir}, which is not a directory: Codex runs there. Point \`working-directory\` at a directory (relative paths start at the workspace).`);
 }

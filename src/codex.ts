@@ -4,66 +4,14 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { childEnv } from './child-env.js';
 import { CommandFreeOutput } from './command-free-output.js';
-import type { RunContext } from './context.js';
 import { UserError } from './errors.js';
-import type { Log } from './log.js';
+import { runCommand } from './subprocess.js';
 
-const PACKAGE = '@openai/codex';
 const TAIL_BYTES = 64 * 1024;
+/** `codex login`: API-key login is local; access-token login asks the auth server once. */
+export const LOGIN_TIMEOUT_MS = 60_000;
 
-async function output(command: string, args: string[], options: { cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { getExecOutput } = await import('@actions/exec');
-  const result = await getExecOutput(command, args, { ignoreReturnCode: true, silent: true, cwd: options.cwd, env: childEnv() });
-  return { code: result.exitCode, stdout: result.stdout, stderr: result.stderr };
-}
-
-async function versionOf(codex: string): Promise<string | null> {
-  const result = await output(codex, ['--version']).catch(() => null);
-  const match = result?.stdout.match(/codex-cli\s+(\S+)/);
-  return match?.[1] ?? null;
-}
-
-async function onPath(): Promise<string | null> {
-  const { which } = await import('@actions/io');
-  return (await which('codex', false)) || null;
-}
-
-async function resolveVersion(spec: string): Promise<string> {
-  if (/^\d+\.\d+\.\d+(-[\w.]+)?$/.test(spec)) return spec;
-  const result = await output('npm', ['view', `${PACKAGE}@${spec}`, 'version']);
-  const version = result.stdout.trim().split('\n').pop()?.trim();
-  if (result.code !== 0 || !version) throw new UserError(`Cannot resolve \`codex-version\` '${spec}' on the npm registry: ${result.stderr.trim().split('\n')[0] ?? 'no answer'}.`);
-  return version;
-}
-
-/**
- * The codex to run: the one on PATH when it fits `codex-version`, else `@openai/codex@VERSION` installed
- * once into the runner's tool cache (`<tool cache>/codex-cli/<version>/<arch>`, completed by a marker).
- */
-export async function ensureCodex(spec: string, ctx: RunContext, log: Log): Promise<string> {
-  const found = await onPath();
-  if (found && !spec) return found;
-  if (found && spec) {
-    const have = await versionOf(found);
-    if (have === spec) return found;
-  }
-  const version = await resolveVersion(spec || 'latest');
-  if (found && (await versionOf(found)) === version) return found;
-  const dir = path.join(ctx.toolCache, 'codex-cli', version, process.arch);
-  const binary = path.join(dir, 'node_modules', '.bin', 'codex');
-  const marker = `${dir}.complete`;
-  if (await fs.stat(marker).then(() => true, () => false)) return binary;
-  log.info(`Installing ${PACKAGE}@${version} into ${dir}`);
-  await fs.rm(dir, { recursive: true, force: true });
-  await fs.mkdir(dir, { recursive: true });
-  const result = await output('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--prefix', dir, `${PACKAGE}@${version}`]);
-  if (result.code !== 0) {
-    throw new UserError(`Failed to install ${PACKAGE}@${version} (npm exited ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' ')}`);
-  }
-  if ((await versionOf(binary)) !== version) throw new Error(`Installed ${PACKAGE}@${version}, but ${binary} does not report that version`);
-  await fs.writeFile(marker, '');
-  return binary;
-}
+export { ensureCodex } from './codex-install.js';
 
 export interface ExecOptions {
   codex: string;
@@ -201,15 +149,15 @@ export class CodexLoginError extends UserError {
 
 /** `codex login --with-api-key` / `--with-access-token`, the secret on stdin, nothing echoed. */
 export async function codexLogin(codex: string, codexHome: string, flag: '--with-api-key' | '--with-access-token', secret: string): Promise<void> {
-  const { getExecOutput } = await import('@actions/exec');
-  const result = await getExecOutput(codex, ['login', '-c', 'cli_auth_credentials_store="file"', flag], {
-    input: Buffer.from(secret),
-    silent: true,
-    ignoreReturnCode: true,
+  const result = await runCommand(codex, ['login', '-c', 'cli_auth_credentials_store="file"', flag], {
+    label: `\`codex login ${flag}\` (for \`${flag === '--with-api-key' ? 'openai-api-key' : 'access-token'}\`)`,
+    timeoutMs: LOGIN_TIMEOUT_MS,
+    onTimeout: "Codex may be waiting for a network that does not answer (an access-token login asks OpenAI's auth server): check the runner's network and proxy settings.",
+    stdin: secret,
     env: childEnv(process.env, { CODEX_HOME: codexHome }),
   });
-  if (result.exitCode !== 0) {
+  if (result.code !== 0) {
     const why = (result.stderr || result.stdout).trim().split('\n').slice(-2).join(' ');
-    throw new CodexLoginError(flag, result.exitCode, why);
+    throw new CodexLoginError(flag, result.code ?? 128 + (result.signal ? signalNumber(result.signal) : 0), why);
   }
 }

@@ -10,7 +10,9 @@ import type { Clock, Log } from './log.js';
  *
  * Retries: network errors and 5xx with exponential backoff and jitter; 429 and rate-limit 403s after
  * `retry-after`, or until `x-ratelimit-reset` when `x-ratelimit-remaining` is 0 (secondary limits without
- * either: one minute, as GitHub asks). No retry is ever slept past the caller's `deadline`.
+ * either: one minute, as GitHub asks). No retry is ever slept past the call's deadline: the caller's
+ * `deadline`, else DEFAULT_DEADLINE_MS from the call's start. A rate limit that resets after it fails at
+ * once (RateLimitError, naming the reset time) instead of sleeping until then, which could be an hour.
  */
 
 export interface GithubResponse<T> {
@@ -34,7 +36,10 @@ export interface RequestOptions {
   conditional?: boolean;
   /** statuses returned to the caller instead of thrown (e.g. 404 and 422 where they carry meaning) */
   accept?: number[];
-  /** no retry sleeps past this time (ms since the epoch) */
+  /**
+   * when the call gives up (ms since the epoch): no retry sleeps past it, and an attempt is cut at it (but
+   * gets MIN_ATTEMPT_MS at least). Default: DEFAULT_DEADLINE_MS from the call's start.
+   */
   deadline?: number;
   signal?: AbortSignal;
 }
@@ -51,6 +56,26 @@ export class GithubApiError extends Error {
     readonly rateLimited = false,
   ) {
     super(`${method} ${path}: HTTP ${status}${rateLimited ? ' (rate limited)' : ''}`);
+  }
+}
+
+/**
+ * GitHub's rate limit answered, and it resets after the call's deadline: waiting would outlast what the
+ * caller allowed (`lock-timeout`, or the call's own deadline), so the call fails at once.
+ */
+export class RateLimitError extends GithubApiError {
+  override name = 'RateLimitError';
+  constructor(
+    method: string,
+    path: string,
+    status: number,
+    apiMessage: string,
+    /** when GitHub says it may be asked again (ms since the epoch) */
+    readonly resetAt: number,
+    deadline: number,
+  ) {
+    super(method, path, status, apiMessage, true);
+    this.message = `${method} ${path}: HTTP ${status} (rate limited until ${new Date(resetAt).toISOString()}, after this call's deadline ${new Date(deadline).toISOString()}). Wait until then, or give the step a token with its own rate limit (a GitHub App token has more requests an hour than \`github.token\`).`;
   }
 }
 
@@ -77,6 +102,13 @@ interface Cached {
 
 const SECONDARY_LIMIT_WAIT_MS = 60_000;
 const MAX_RATE_WAITS = 3;
+/**
+ * A call without a deadline of its own gives up after this long, retries and rate-limit waits included:
+ * long enough for a secondary rate limit's minute (twice), far shorter than a primary limit's hour.
+ */
+export const DEFAULT_DEADLINE_MS = 5 * 60_000;
+/** An attempt cut by the deadline still gets this long, so a call started just before it can finish. */
+const MIN_ATTEMPT_MS = 5_000;
 
 export class GithubApi {
   /** what this client sent: all requests, those GitHub charged (not 304), and 304s */
@@ -96,17 +128,18 @@ export class GithubApi {
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<GithubResponse<T>> {
     const { clock } = this.options;
     const maxAttempts = this.options.attempts ?? 4;
+    const deadline = options.deadline ?? clock.now() + DEFAULT_DEADLINE_MS;
     let failures = 0;
     let rateWaits = 0;
     for (;;) {
       let response: Response;
       try {
-        response = await this.send(method, path, options);
+        response = await this.send(method, path, options, deadline);
       } catch (error) {
         if (options.signal?.aborted) throw error;
         failures++;
         const wait = this.backoff(failures);
-        if (failures >= maxAttempts || !this.fits(wait, options.deadline)) throw new Error(`${method} ${path} failed`, { cause: error });
+        if (failures >= maxAttempts || !this.fits(wait, deadline)) throw new Error(`${method} ${path} failed`, { cause: error });
         this.options.log.debug(`${method} ${path}: ${errorText(error)}; retrying in ${Math.round(wait)} ms`);
         await clock.sleep(wait, options.signal);
         continue;
@@ -123,10 +156,12 @@ export class GithubApi {
         return { status, data: data as T, notModified: false };
       }
       const apiMessage = messageOf(data);
-      const rateWait = this.rateLimitWait(status, response.headers, apiMessage, rateWaits);
-      if (rateWait !== null) {
+      const limited = this.rateLimitWait(status, response.headers, apiMessage, rateWaits);
+      if (limited !== null) {
         rateWaits++;
-        if (rateWaits > MAX_RATE_WAITS || !this.fits(rateWait, options.deadline)) throw new GithubApiError(method, path, status, apiMessage, true);
+        const rateWait = limited.waitMs;
+        if (!this.fits(rateWait, deadline)) throw new RateLimitError(method, path, status, apiMessage, limited.resetAt, deadline);
+        if (rateWaits > MAX_RATE_WAITS) throw new GithubApiError(method, path, status, apiMessage, true);
         this.options.log.info(`GitHub's API rate limit answered ${method} ${path} with HTTP ${status}; waiting ${Math.ceil(rateWait / 1000)} s as it asks.`);
         await clock.sleep(rateWait, options.signal);
         continue;
@@ -134,7 +169,7 @@ export class GithubApi {
       if (options.accept?.includes(status)) return { status, data: data as T, notModified: false };
       if (status >= 500 && ++failures < maxAttempts) {
         const wait = this.backoff(failures);
-        if (this.fits(wait, options.deadline)) {
+        if (this.fits(wait, deadline)) {
           this.options.log.debug(`${method} ${path}: HTTP ${status}; retrying in ${Math.round(wait)} ms`);
           await clock.sleep(wait, options.signal);
           continue;
@@ -155,7 +190,7 @@ export class GithubApi {
     return rate.remaining <= 0 ? untilReset + 1000 : untilReset / rate.remaining;
   }
 
-  private async send(method: string, path: string, options: RequestOptions): Promise<Response> {
+  private async send(method: string, path: string, options: RequestOptions, deadline: number): Promise<Response> {
     const headers: Record<string, string> = {
       accept: 'application/vnd.github+json',
       'x-github-api-version': '2022-11-28',
@@ -170,7 +205,8 @@ export class GithubApi {
       headers['content-type'] = 'application/json';
     }
     this.stats.requests++;
-    const limit = AbortSignal.timeout(this.options.attemptTimeoutMs ?? 30_000);
+    const left = Math.max(MIN_ATTEMPT_MS, Math.ceil(deadline - this.options.clock.now()));
+    const limit = AbortSignal.timeout(Math.min(this.options.attemptTimeoutMs ?? 30_000, left));
     const signal = options.signal ? AbortSignal.any([options.signal, limit]) : limit;
     return this.fetch(`${this.base}${path}`, { method, headers, body, signal });
   }
@@ -191,17 +227,24 @@ export class GithubApi {
     }
   }
 
-  /** null when the response is not a rate limit; else how long to wait before trying again. */
-  private rateLimitWait(status: number, headers: Headers, apiMessage: string, waitsSoFar: number): number | null {
+  /**
+   * null when the response is not a rate limit; else how long to wait before trying again (with jitter),
+   * and when GitHub says the limit lifts (ms since the epoch).
+   */
+  private rateLimitWait(status: number, headers: Headers, apiMessage: string, waitsSoFar: number): { waitMs: number; resetAt: number } | null {
     if (status !== 429 && status !== 403) return null;
+    const now = this.options.clock.now();
     const retryAfter = Number(headers.get('retry-after'));
     const jitter = 1000 * this.random();
-    if (headers.has('retry-after') && Number.isFinite(retryAfter)) return retryAfter * 1000 + jitter;
+    if (headers.has('retry-after') && Number.isFinite(retryAfter)) return { waitMs: retryAfter * 1000 + jitter, resetAt: now + retryAfter * 1000 };
     if (headers.get('x-ratelimit-remaining') === '0') {
       const reset = Number(headers.get('x-ratelimit-reset')) * 1000;
-      return Math.max(0, reset - this.options.clock.now()) + 1000 + jitter;
+      if (Number.isFinite(reset)) return { waitMs: Math.max(0, reset - now) + 1000 + jitter, resetAt: Math.max(now, reset) };
     }
-    if (status === 429 || /rate limit/i.test(apiMessage)) return SECONDARY_LIMIT_WAIT_MS * 2 ** waitsSoFar + jitter;
+    if (status === 429 || /rate limit/i.test(apiMessage)) {
+      const wait = SECONDARY_LIMIT_WAIT_MS * 2 ** waitsSoFar;
+      return { waitMs: wait + jitter, resetAt: now + wait };
+    }
     return null;
   }
 
@@ -210,8 +253,8 @@ export class GithubApi {
     return base * (0.5 + this.random());
   }
 
-  private fits(waitMs: number, deadline: number | undefined): boolean {
-    return deadline === undefined || this.options.clock.now() + waitMs < deadline;
+  private fits(waitMs: number, deadline: number): boolean {
+    return this.options.clock.now() + waitMs < deadline;
   }
 }
 

@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import path from 'node:path';
 import { isStale, iso, maskEmail, ensurePrivateDir, type AuthFile } from './auth-file.js';
 import { readContext, type RunContext } from './context.js';
-import { errorMessage, UserError } from './errors.js';
+import { errorMessage, stackOf, UserError } from './errors.js';
 import { readInputs, type InputOptions, type Inputs } from './inputs.js';
 import { systemClock, type Clock, type Log } from './log.js';
 import { createLock, type Acquired, type Lock } from './locks/lock.js';
@@ -29,6 +29,8 @@ export async function runMain(deps: MainDeps = defaultDeps()): Promise<void> {
   try {
     await main(deps);
   } catch (error) {
+    const stack = stackOf(error);
+    if (stack) core.debug(stack);
     core.setFailed(errorMessage(error));
   }
 }

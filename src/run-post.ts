@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import path from 'node:path';
 import { nextRefreshAt } from './auth-file.js';
 import { readContext, type RunContext } from './context.js';
-import { errorMessage } from './errors.js';
+import { errorMessage, stackOf } from './errors.js';
 import { readInputs } from './inputs.js';
 import { createLock, type LockHandle } from './locks/lock.js';
 import { persistAuth, removeAuthFiles, type PersistOutcome } from './persist.js';
@@ -46,6 +46,8 @@ async function post(deps: MainDeps): Promise<void> {
       outcome = await persistAuth(state.ready, store, log);
     }
   } catch (error) {
+    const stack = stackOf(error);
+    if (stack) core.debug(stack);
     core.setFailed(`Failed to persist the refreshed auth.json: ${errorMessage(error)}`);
   } finally {
     // Cleanup first: once the lock is released, another job may already be using this codex-home.

@@ -259,6 +259,39 @@ describe('bad input through the built action', () => {
     });
   }
 
+  test('a missing `working-directory` fails before Codex starts, naming the input and the path (not "Failed to start …/codex")', async () => {
+    const runner = newRunner({ name: 'bad-input-runner' });
+    runners.push(runner);
+    const home = path.join(runner.dir, 'codex-home');
+    const placed = storedAuth(home);
+    const before = placed.snapshot();
+    // a codex on PATH that leaves a mark if anything starts it
+    const bin = path.join(runner.dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'codex'), `#!/bin/sh\ntouch "${bin}/started"\necho codex-cli 0.0.1\n`, { mode: 0o755 });
+    const options: StepOptions = {
+      runner,
+      inputs: { 'codex-home': home, 'lock-timeout': '5', prompt: 'hi', 'working-directory': 'no-such-dir' },
+      env: { PATH: `${bin}:${process.env.PATH ?? ''}` },
+      job: { runId: '5999' },
+    };
+    const main = await runStep('main', options);
+    logs.push(main);
+    expect({ exit: main.exitCode, errors: main.errors }).toEqual({
+      exit: 1,
+      errors: [
+        `Input \`working-directory\` is ${path.join(runner.workspace, 'no-such-dir')}, which does not exist: Codex runs there. Create it in an earlier step (check out the repository first), or fix \`working-directory\` (relative paths start at the workspace).`,
+      ],
+    });
+    expect(`${main.stdout}\n${main.stderr}`).not.toMatch(STACK);
+    expect(existsSync(path.join(bin, 'started'))).toBe(false);
+    const post = await runStep('post', { ...options, state: main.state, jobEnv: main.env });
+    logs.push(post);
+    expect({ exit: post.exitCode, errors: post.errors }).toEqual({ exit: 0, errors: [] });
+    expect(placed.snapshot()).toBe(before);
+    expect(existsSync(path.join(home, 'codex-auth.lock'))).toBe(false);
+  });
+
   test('no token or key of any case reached any log', () => {
     expect(secrets.length).toBeGreaterThan(20);
     expect(leakedSecrets(stepLogs(...logs), secrets)).toEqual([]);

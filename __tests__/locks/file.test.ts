@@ -2,8 +2,8 @@
  * The file lock on a real directory, with a clock the test moves (a sleep advances it and yields), and
  * once with the real clock for several acquirers at the same time.
  */
-import { afterAll, describe, expect, test } from '@jest/globals';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, jest, test } from '@jest/globals';
+import { existsSync, promises as fsPromises, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RunContext } from '../../src/context.js';
 import { UserError } from '../../src/errors.js';
@@ -297,6 +297,93 @@ describe('several acquirers at once (real clock)', () => {
     }
     expect(doubles).toEqual([]);
   }, 60_000);
+
+  test("an old holder's late release racing the takeover of its lock never deletes the new holder's lock (300 rounds)", async () => {
+    // Real concurrency, no forced order: whatever the interleaving, one holder and its file stand (the
+    // interleaving that broke the old read-then-remove release is forced in the next test).
+    const lost: number[] = [];
+    for (let round = 0; round < 300; round++) {
+      const home = tempDir();
+      const clock: FakeClock = fakeClock();
+      const old = party(home, clock, { runId: '1', runnerName: 'slow' });
+      const { handle } = await old.lock.acquire({ timeoutMs: 0 });
+      clock.advance(LEASE_MS + 1);
+      const next = party(home, clock, { runId: '2', runnerName: 'next' });
+      const [taken] = await Promise.all([next.lock.acquire({ timeoutMs: 10_000 }), old.lock.release(handle)]);
+      // the new holder's file is in place, and a third job cannot get in
+      if (!existsSync(lockFile(home)) || owner(home).token !== tokenOf(taken.handle)) lost.push(round);
+      await expect(party(home, clock, { runId: '3', runnerName: 'third' }).lock.acquire({ timeoutMs: 0 })).rejects.toThrow(/Timed out/);
+      expect(readdirSync(home)).toEqual(['codex-auth.lock']);
+    }
+    expect(lost).toEqual([]);
+  }, 60_000);
+
+  test("a takeover that lands between the old holder's look at its lock and the removal keeps the new holder's lock", async () => {
+    // The exact interleaving, made certain: the file system answers the old holder's read with its own
+    // (expired) owner, and only then lets the next job take the lock over.
+    const home = tempDir();
+    const clock = fakeClock();
+    const old = party(home, clock, { runId: '1', runnerName: 'slow' });
+    const first = await old.lock.acquire({ timeoutMs: 0 });
+    clock.advance(LEASE_MS + 1);
+    const next = party(home, clock, { runId: '2', runnerName: 'next' });
+    let second: Acquired | null = null;
+    const read = fsPromises.readFile.bind(fsPromises);
+    const spy = jest.spyOn(fsPromises, 'readFile').mockImplementationOnce((async (file: string, options: unknown) => {
+      const text = await read(file, options as BufferEncoding);
+      second = await next.lock.acquire({ timeoutMs: 0 });
+      return text;
+    }) as typeof fsPromises.readFile);
+    try {
+      await old.lock.release(first.handle);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(second).not.toBeNull();
+    expect(owner(home).token).toBe(tokenOf((second as unknown as Acquired).handle));
+    expect(old.log.text('warning')).toMatch(/was taken over .* the new holder keeps it/);
+    expect(readdirSync(home)).toEqual(['codex-auth.lock']);
+    await expect(party(home, clock, { runId: '3', runnerName: 'third' }).lock.acquire({ timeoutMs: 0 })).rejects.toThrow(/Timed out/);
+  });
+
+  test('a stale takeover guard replaced by a fresh one between the look and the removal keeps the fresh one', async () => {
+    const home = tempDir();
+    const clock = fakeClock();
+    await party(home, clock, { runId: '1', runnerName: 'gone' }).lock.acquire({ timeoutMs: 0 });
+    clock.advance(LEASE_MS + 1);
+    const guard = `${lockFile(home)}.break`;
+    writeFileSync(guard, JSON.stringify({ token: 'crashed', at: clock.now() - 60_000 }));
+    const read = fsPromises.readFile.bind(fsPromises);
+    const spy = jest.spyOn(fsPromises, 'readFile').mockImplementation((async (file: string, options: unknown) => {
+      const text = await read(file, options as BufferEncoding);
+      if (file === guard && text.includes('crashed')) {
+        // another waiter removed the stale guard and made its own just now
+        rmSync(guard);
+        writeFileSync(guard, JSON.stringify({ token: 'fresh', at: clock.now() }));
+      }
+      return text;
+    }) as typeof fsPromises.readFile);
+    try {
+      await expect(party(home, clock, { runId: '2', runnerName: 'r-b' }).lock.acquire({ timeoutMs: 0 })).rejects.toThrow(/Timed out/);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(JSON.parse(readFileSync(guard, 'utf8'))).toMatchObject({ token: 'fresh' });
+    expect(readdirSync(home).sort()).toEqual(['codex-auth.lock', 'codex-auth.lock.break']);
+  });
+
+  test('a takeover guard that is fresh is left alone, even when an unreadable one was there a moment before', async () => {
+    const home = tempDir();
+    const clock = fakeClock();
+    await party(home, clock, { runId: '1', runnerName: 'gone' }).lock.acquire({ timeoutMs: 0 });
+    clock.advance(LEASE_MS + 1);
+    const guard = `${lockFile(home)}.break`;
+    writeFileSync(guard, JSON.stringify({ token: 'busy', at: clock.now() }));
+    const b = party(home, clock, { runId: '2', runnerName: 'r-b' });
+    await expect(b.lock.acquire({ timeoutMs: 5_000 })).rejects.toThrow(/Timed out/);
+    expect(JSON.parse(readFileSync(guard, 'utf8'))).toEqual({ token: 'busy', at: expect.any(Number) });
+    expect(readdirSync(home).sort()).toEqual(['codex-auth.lock', 'codex-auth.lock.break']);
+  });
 
   test('a takeover guard left by a waiter that died is cleared once stale, and the dead holder is then taken over', async () => {
     const home = tempDir();

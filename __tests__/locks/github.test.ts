@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { readContext } from '../../src/context.js';
 import { UserError } from '../../src/errors.js';
-import { createGithubApi, GithubApiError } from '../../src/github.js';
+import { createGithubApi, DEFAULT_DEADLINE_MS, GithubApiError, RateLimitError } from '../../src/github.js';
 import type { Acquired, LockDeps, LockHandle } from '../../src/locks/lock.js';
 import { GithubLock, parseTicket, ticketName, type GithubLockEdges } from '../../src/locks/github.js';
 import type { Clock, Log } from '../../src/log.js';
@@ -357,6 +357,89 @@ describe('GithubApi', () => {
     const error = await gh.request('GET', `/repos/${REPO}`, { deadline: Date.now() + 5000 }).catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 403, rateLimited: true });
     expect(gh.pace()).toBeGreaterThan(500_000);
+  });
+
+  test('a rate limit that resets after the deadline fails at once, naming the reset time and the deadline', async () => {
+    const gh = await client(systemClock);
+    api.setRateLimit('ghs_client', 0, 1800);
+    const started = Date.now();
+    const deadline = started + 60_000;
+    const error = await gh.request('GET', `/repos/${REPO}`, { deadline }).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(error).toBeInstanceOf(RateLimitError);
+    const resetAt = gh.rate?.resetAt ?? 0;
+    expect(resetAt).toBeGreaterThan(started + 1_700_000);
+    expect(error).toMatchObject({ status: 403, rateLimited: true, resetAt });
+    expect((error as Error).message).toBe(
+      `GET /repos/octo/repo: HTTP 403 (rate limited until ${new Date(resetAt).toISOString()}, after this call's deadline ${new Date(deadline).toISOString()}). Wait until then, or give the step a token with its own rate limit (a GitHub App token has more requests an hour than \`github.token\`).`,
+    );
+    expect(api.requests.filter((r) => r.token === 'ghs_client')).toHaveLength(1);
+  });
+
+  test('a call without a deadline gets DEFAULT_DEADLINE_MS: it never sleeps until an hour-away reset', async () => {
+    const clock = fakeClock();
+    const gh = await client(clock);
+    api.setRateLimit('ghs_client', 0, 3600);
+    const before = clock.now();
+    const error = await gh.request('GET', `/repos/${REPO}`).catch((e: unknown) => e);
+    expect(clock.now()).toBe(before); // not a single sleep
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as Error).message).toContain(`after this call's deadline ${new Date(before + DEFAULT_DEADLINE_MS).toISOString()}`);
+    // a reset within those 5 minutes is still waited for
+    api.setRateLimit('ghs_client', 0, 120);
+    const waited = clock.now();
+    api.setRateLimit('ghs_client', 5000, 3600);
+    api.failNext(1, 403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.floor((clock.now() + 120_000) / 1000)) });
+    expect((await gh.request('GET', `/repos/${REPO}`)).status).toBe(200);
+    expect(clock.now() - waited).toBeGreaterThanOrEqual(119_000);
+  });
+
+  test('an abort signal ends a rate-limit wait', async () => {
+    const gh = await client(systemClock);
+    api.setRateLimit('ghs_client', 0, 60);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('cancelled')), 100);
+    const started = Date.now();
+    await expect(gh.request('GET', `/repos/${REPO}`, { signal: controller.signal })).rejects.toThrow('cancelled');
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
+
+describe('deadlines of the github lock', () => {
+  test('a waiter whose `lock-timeout` ends before a rate limit resets fails at once, naming the reset; no ticket is left', async () => {
+    const a = job({ runId: '901' });
+    await a.lock.acquire({ timeoutMs: 10_000 });
+    const b = job({ runId: '902' });
+    api.setRateLimit(b.token, 0, 3600);
+    const started = Date.now();
+    const error = await b.lock.acquire({ timeoutMs: 600_000 }).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as Error).message).toMatch(/HTTP 403 \(rate limited until \d{4}-\d\d-\d\dT[\d:.]+Z, after this call's deadline/);
+    expect(ticketRefs()).toHaveLength(1);
+  });
+
+  test('a waiter rate-limited while it waits stops at `lock-timeout`, not at the reset an hour later', async () => {
+    const clock = fakeClock();
+    const a = job({ runId: '911' });
+    await a.lock.acquire({ timeoutMs: 10_000 });
+    const b = job({ runId: '912', clock });
+    const waiting = b.lock.acquire({ timeoutMs: 120_000 }).catch((e: unknown) => e);
+    await until(() => ticketRefs().length === 2);
+    api.setRateLimit(b.token, 0, 3600);
+    const started = clock.now();
+    const error = await waiting;
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect(clock.now() - started).toBeLessThanOrEqual(120_000);
+  });
+
+  test("post's release gives up after RELEASE_TIMEOUT_MS instead of waiting out the rate limit", async () => {
+    const a = job({ runId: '921' });
+    const { handle } = await a.lock.acquire({ timeoutMs: 10_000 });
+    api.setRateLimit(a.token, 0, 3600);
+    const started = Date.now();
+    await expect(a.lock.release(handle)).rejects.toThrow(/rate limited until .*after this call's deadline/);
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });
 

@@ -11,7 +11,7 @@ import { readContext } from '../../src/context.js';
 import { UserError } from '../../src/errors.js';
 import type { Inputs } from '../../src/inputs.js';
 import type { Clock, Log } from '../../src/log.js';
-import { CommandStore } from '../../src/stores/command.js';
+import { CommandStore, STORE_COMMAND_TIMEOUT_MS } from '../../src/stores/command.js';
 import { makeAuthJson, makeRefreshToken } from '../support/codex-backend.js';
 import { ROOT } from '../support/runner.js';
 
@@ -187,5 +187,65 @@ describe('CommandStore', () => {
   test('an empty `restore-command` or `persist-command` is a UserError naming the input', () => {
     expect(() => store({ restoreCommand: '' })).toThrow(/`store: command` needs `restore-command`.*set `restore-command` on the codex-auth step/);
     expect(() => store({ persistCommand: ' ' })).toThrow(/`store: command` needs `persist-command`/);
+  });
+});
+
+describe('deadlines', () => {
+  /** Gone, or a zombie nobody reaped yet: either way no longer running. */
+  const running = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return false;
+    }
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  };
+  const pids = (file: string) => readFileSync(file, 'utf8').trim().split(/\s+/).map(Number);
+  /** A command that never ends, with a child of its own, that writes both PIDs to `file`. */
+  const forever = (file: string) => `sleep 1000 & echo $$ $! > ${q(file)}; wait`;
+
+  test('a `restore-command` that never ends is killed at the deadline with everything it started, and the error names it, the input and the limit', async () => {
+    const pidFile = path.join(root, `pids-${Date.now()}`);
+    const command = forever(pidFile);
+    const { store: s } = store({ restoreCommand: command }, stepEnv({ CODEX_AUTH_COMMAND_TIMEOUT_SECONDS: '1' }));
+    const started = Date.now();
+    const error = await s.restore().catch((e: unknown) => e);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(error).toBeInstanceOf(UserError);
+    expect((error as Error).message).toBe(
+      `\`restore-command\` (\`${command.length > 80 ? `${command.slice(0, 80)}…` : command}\`) did not finish within 1 s and was killed, with everything it started. Make it finish sooner (a command that waits for input, a login or a network that does not answer hangs so), or set the environment variable CODEX_AUTH_COMMAND_TIMEOUT_SECONDS on the step to allow it longer.`,
+    );
+    for (const pid of pids(pidFile)) expect(running(pid)).toBe(false);
+  });
+
+  test('a `persist-command` that never ends is killed too; the refreshed file it was given appears in no message', async () => {
+    const pidFile = path.join(root, `pids-${Date.now()}`);
+    const file = authFile(T0 + HOUR);
+    const { store: s, log } = store({ restoreCommand: 'true', persistCommand: `cat > /dev/null; ${forever(pidFile)}` }, stepEnv({ CODEX_AUTH_COMMAND_TIMEOUT_SECONDS: '1' }));
+    const error = (await s.persist(file, null).catch((e: unknown) => e)) as Error;
+    expect(error.message).toMatch(/^`persist-command` \(`cat > \/dev\/null; sleep 1000 &.*`\) did not finish within 1 s and was killed/);
+    for (const token of tokensOf(file)) expect(`${error.message}\n${log.lines.join('\n')}`).not.toContain(token.slice(0, 16));
+    for (const pid of pids(pidFile)) expect(running(pid)).toBe(false);
+  });
+
+  test('the default limit is 5 minutes; CODEX_AUTH_COMMAND_TIMEOUT_SECONDS must be whole seconds', () => {
+    expect(STORE_COMMAND_TIMEOUT_MS).toBe(300_000);
+    expect(() => store({}, stepEnv({ CODEX_AUTH_COMMAND_TIMEOUT_SECONDS: '1.5' }))).toThrow("CODEX_AUTH_COMMAND_TIMEOUT_SECONDS is '1.5': expected a whole number of seconds, at least 1.");
+  });
+
+  test('a job cancelled while a command runs (SIGTERM to the action) stops the command and its children at once', async () => {
+    const pidFile = path.join(root, `pids-${Date.now()}`);
+    const { store: s } = store({ restoreCommand: forever(pidFile) });
+    const before = process.listeners('SIGTERM').length;
+    const restoring = s.restore().catch((e: unknown) => e);
+    for (let i = 0; i < 200 && !(existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes(' ')); i++) await new Promise((r) => setTimeout(r, 10));
+    const started = Date.now();
+    process.emit('SIGTERM');
+    const error = (await restoring) as Error;
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(error.message).toMatch(/^Cancelled: `restore-command` .* was stopped\.$/);
+    for (const pid of pids(pidFile)) expect(running(pid)).toBe(false);
+    expect(process.listeners('SIGTERM')).toHaveLength(before);
   });
 });

@@ -1,2 +1,2 @@
 import{createRequire as __createRequire}from"node:module";const require=__createRequire(import.meta.url);
-import{a,b,c}from"./shared-2XMEWHQE.js";import"./shared-NTHYBA5A.js";import"./shared-IGOPPZ6T.js";import"./shared-X2PQCHA5.js";import"./shared-AT5G76RA.js";import"./shared-4DH2GXZD.js";import"./shared-4SMZVPAA.js";import"./shared-IEU4AB5W.js";export{b as reportCodexFailure,a as seedLocation,c as writePostSummary};
+import{a,b,c}from"./shared-GBT7TXKZ.js";import"./shared-N5I67EC6.js";import"./shared-IGOPPZ6T.js";import"./shared-4D42AGBT.js";import"./shared-AT5G76RA.js";import"./shared-4DH2GXZD.js";import"./shared-FZFTP6JZ.js";import"./shared-IEU4AB5W.js";export{b as reportCodexFailure,a as seedLocation,c as writePostSummary};

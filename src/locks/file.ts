@@ -26,6 +26,8 @@ const POLL_MAX_MS = 2000;
 const GUARD_STALE_MS = 30_000;
 /** How often a waiter asks the runs API about one holder's run. */
 const RUN_CHECK_MS = 30_000;
+/** How long one such question may take, retries included (never past `lock-timeout`). */
+const RUN_CHECK_TIMEOUT_MS = 30_000;
 
 /**
  * `lock: file`: one host, several runners sharing one `codex-home`. The lock is a file next to auth.json,
@@ -55,7 +57,7 @@ export class FileLock implements Lock {
         return { handle: { kind: 'file', path: this.lockPath, token }, waitedMs: clock.now() - started };
       }
       const holder = await this.readHolder();
-      const dead = holder ? this.deathReason(holder) || (await this.runCompleted(holder)) : '';
+      const dead = holder ? this.deathReason(holder) || (await this.runCompleted(holder, started + timeoutMs, signal)) : '';
       if (holder && dead && (await this.removeIfStill(holder))) {
         log.info(`Taking over the lock ${this.lockPath}: its holder (${describe(holder, ctx)}) ${dead}.`);
         continue;
@@ -80,11 +82,21 @@ export class FileLock implements Lock {
     }
   }
 
+  /**
+   * Compare-and-delete. Reading the owner and then removing the file is not enough: a lease that ran out
+   * in between lets a waiter take the lock over, and the late remove would delete the new holder's lock.
+   * So the file is first renamed to a name only this call uses (atomic: whatever sits at the lock path at
+   * that instant is what moved), its owner is read from there, and only then is it unlinked.
+   */
   async release(handle: LockHandle): Promise<void> {
     if (handle.kind !== 'file') return;
+    // A cheap look first: a lock that is plainly someone else's is never moved at all.
     const holder = await this.readHolder(handle.path);
     if (!holder || holder.token !== handle.token) return;
-    await fs.rm(handle.path, { force: true });
+    const moved = await compareAndDelete(handle.path, (text) => parseOwner(text)?.token === handle.token);
+    if (moved === 'restored' || moved === 'lost') {
+      this.deps.log.warning(`The lock ${handle.path} was taken over (this job's lease ran out) just as it was released; ${moved === 'restored' ? 'the new holder keeps it' : 'another waiter took it in the same instant'}.`);
+    }
   }
 
   /** Writes the owner to a private temp file, then links it into place: the lock is never seen half-written. */
@@ -110,13 +122,8 @@ export class FileLock implements Lock {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
-    try {
-      const parsed = FileOwner.safeParse(JSON.parse(text));
-      if (parsed.success) return parsed.data;
-    } catch {
-      // fall through: an unreadable lock is treated as held by nobody we can name, with an expired lease
-    }
-    return { token: `unparseable:${text.length}`, repository: '?', runId: '?', runAttempt: '?', job: '?', runnerName: '', acquiredAt: 0, leaseUntil: 0 };
+    // an unreadable lock is treated as held by nobody we can name, with an expired lease
+    return parseOwner(text) ?? { token: `unparseable:${text.length}`, repository: '?', runId: '?', runAttempt: '?', job: '?', runnerName: '', acquiredAt: 0, leaseUntil: 0 };
   }
 
   private isThisJob(holder: FileOwner): boolean {
@@ -129,7 +136,7 @@ export class FileLock implements Lock {
    * step). Best effort, one conditional GET at most every RUN_CHECK_MS per holder; without a token, or when
    * the API cannot tell, only the lease and the runner rule count. Returns a reason, or ''.
    */
-  private async runCompleted(holder: FileOwner): Promise<string> {
+  private async runCompleted(holder: FileOwner, acquireDeadline: number, signal: AbortSignal | undefined): Promise<string> {
     const { ctx, clock, log, githubToken } = this.deps;
     if (!githubToken || !/^\d+$/.test(holder.runId) || !/^\d+$/.test(holder.runAttempt) || !/^[\w.-]+\/[\w.-]+$/.test(holder.repository)) return '';
     const now = clock.now();
@@ -138,10 +145,12 @@ export class FileLock implements Lock {
     try {
       this.api ??= createGithubApi({ apiUrl: ctx.apiUrl, token: githubToken, clock, log, attempts: 1, attemptTimeoutMs: 5000 });
       const path = `${repoPath(holder.repository)}/actions/runs/${holder.runId}/attempts/${holder.runAttempt}`;
-      const run = await (await this.api).request<{ status?: string; conclusion?: string | null }>('GET', path, { conditional: true, accept: [401, 403, 404] });
+      const deadline = Math.min(now + RUN_CHECK_TIMEOUT_MS, acquireDeadline);
+      const run = await (await this.api).request<{ status?: string; conclusion?: string | null }>('GET', path, { conditional: true, accept: [401, 403, 404], deadline, signal });
       if (run.status !== 200 || run.data?.status !== 'completed') return '';
       return `belongs to a run attempt the GitHub API reports completed${run.data.conclusion ? ` (${run.data.conclusion})` : ''}`;
     } catch (error) {
+      if (signal?.aborted) throw signal.reason;
       log.debug(`Could not ask the GitHub API about the lock holder's run: ${errorMessage(error)}`);
       return '';
     }
@@ -180,23 +189,80 @@ export class FileLock implements Lock {
     try {
       const current = await this.readHolder();
       if (!current || current.token !== dead.token) return false;
-      await fs.rm(this.lockPath, { force: true });
-      return true;
+      // Under the guard no other waiter removes the lock; the dead holder's own late release might, and a
+      // fresh lock may then appear: compare-and-delete, so that only the dead holder's file goes.
+      const sameDead = (text: string) => (parseOwner(text)?.token ?? `unparseable:${text.length}`) === dead.token;
+      return (await compareAndDelete(this.lockPath, sameDead)) === 'deleted';
     } finally {
-      await fs.rm(guard, { force: true });
+      await compareAndDelete(guard, (text) => guardOf(text).token === mine);
     }
   }
 
+  /**
+   * Removes a guard whose maker died (GUARD_STALE_MS old). Compare-and-delete, like release: between
+   * reading a stale guard and removing it, another waiter may have removed it and made a fresh one, which
+   * must stay.
+   */
   private async removeStaleGuard(guard: string): Promise<void> {
+    const stale = (text: string) => guardOf(text).at + GUARD_STALE_MS <= this.deps.clock.now();
     const text = await fs.readFile(guard, 'utf8').catch(() => null);
-    if (text === null) return;
-    let at = 0;
+    if (text === null || !stale(text)) return;
+    await compareAndDelete(guard, stale);
+  }
+}
+
+function parseOwner(text: string): FileOwner | null {
+  try {
+    const parsed = FileOwner.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A takeover guard's maker and time; an unreadable one is as old as can be. */
+function guardOf(text: string): { token: string; at: number } {
+  try {
+    const json = JSON.parse(text) as { token?: unknown; at?: unknown };
+    return { token: typeof json.token === 'string' ? json.token : '', at: Number(json.at) || 0 };
+  } catch {
+    return { token: '', at: 0 };
+  }
+}
+
+/**
+ * Deletes `file` only if its content passes `isMine`, without a window in which a file that replaced it is
+ * deleted instead:
+ *  1. rename(file → aside), aside a name no one else uses: atomic, so exactly the file that sat at `file`
+ *     at that instant is moved, and nothing else can be renamed over it later;
+ *  2. read aside and decide: this is the file we hold, whatever happens at `file` meanwhile;
+ *  3. ours: unlink aside ('deleted'). Not ours (it was replaced between the caller's look and step 1):
+ *     put it back with link(aside → file), which, unlike rename, fails when `file` exists again, so a
+ *     lock made in that instant is never overwritten ('restored', or 'lost' when one was: then the one at
+ *     `file` holds, as its maker believes); then unlink aside.
+ * The file is absent from its path only between steps 1 and 3, and only when it was not ours; callers look
+ * first, so that happens only when a takeover races the very same instant.
+ */
+async function compareAndDelete(file: string, isMine: (text: string) => boolean): Promise<'deleted' | 'gone' | 'restored' | 'lost'> {
+  const aside = `${file}.${randomBytes(8).toString('hex')}.aside`;
+  try {
+    await fs.rename(file, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw error;
+  }
+  try {
+    const text = await fs.readFile(aside, 'utf8');
+    if (isMine(text)) return 'deleted';
     try {
-      at = Number((JSON.parse(text) as { at?: unknown }).at) || 0;
-    } catch {
-      // unreadable: as old as can be
+      await fs.link(aside, file);
+      return 'restored';
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return 'lost';
+      throw error;
     }
-    if (at + GUARD_STALE_MS <= this.deps.clock.now()) await fs.rm(guard, { force: true });
+  } finally {
+    await fs.rm(aside, { force: true });
   }
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { runUrl } from '../context.js';
 import { UserError } from '../errors.js';
 import { createGithubApi, GithubApiError, repoPath, type FetchLike, type GithubApi } from '../github.js';
-import { LEASE_MS, leaseMsFrom, type Acquired, type Lock, type LockDeps, type LockHandle } from './lock.js';
+import { LEASE_MS, leaseMsFrom, RELEASE_TIMEOUT_MS, type Acquired, type Lock, type LockDeps, type LockHandle } from './lock.js';
 
 /**
  * `lock: github` (DESIGN §4): a FIFO queue of refs `refs/codex-auth-locks/<key>/<ticket>` in
@@ -145,7 +145,7 @@ export class GithubLock implements Lock {
     if (!handle.ref.startsWith(`refs/${REF_NAMESPACE}/`)) throw new Error(`Refusing to delete ${handle.ref}: not a codex-auth lock ticket`);
     // The API URL is the run's, never the handle's: a handle comes back through state, which post does not trust.
     const api = await this.api(this.deps.ctx.apiUrl);
-    const gone = await deleteRef(api, handle.repository, handle.ref);
+    const gone = await deleteRef(api, handle.repository, handle.ref, { deadline: this.deps.clock.now() + RELEASE_TIMEOUT_MS });
     if (gone) this.deps.log.info(`The lock ticket ${handle.ref} was already gone (another job took this one for dead).`);
   }
 
@@ -165,9 +165,15 @@ export class GithubLock implements Lock {
   }
 }
 
+/** When a call gives up, and what cancels it: a waiter's calls end with its `lock-timeout`. */
+interface Call {
+  deadline?: number;
+  signal?: AbortSignal;
+}
+
 /** Returns true when the ref was already gone. */
-async function deleteRef(api: GithubApi, repository: string, ref: string): Promise<boolean> {
-  const res = await api.request('DELETE', `${repoPath(repository)}/git/${ref}`, { accept: [404, 422] });
+async function deleteRef(api: GithubApi, repository: string, ref: string, call: Call): Promise<boolean> {
+  const res = await api.request('DELETE', `${repoPath(repository)}/git/${ref}`, { accept: [404, 422], ...call });
   return res.status !== 204;
 }
 
@@ -192,48 +198,48 @@ class RefQueue {
   }
 
   /** Creates `refs/…/<name>`; a 422 "already exists" is our own create retried after a lost answer. */
-  async create(name: string, deadline: number): Promise<string> {
+  async create(name: string, call: Call): Promise<string> {
     const ref = this.prefix + name;
-    const sha = await this.anchor(deadline);
+    const sha = await this.anchor(call);
     const path = `${repoPath(this.repo)}/git/refs`;
-    const res = await this.api.request<{ message?: string }>('POST', path, { body: { ref, sha }, accept: [401, 403, 404, 422], deadline });
+    const res = await this.api.request<{ message?: string }>('POST', path, { body: { ref, sha }, accept: [401, 403, 404, 422], ...call });
     if (res.status === 201 || (res.status === 422 && /already exists/i.test(res.data?.message ?? ''))) return ref;
     if (res.status === 422 && this.sha === this.env.GITHUB_SHA && /object|sha/i.test(res.data?.message ?? '')) {
-      this.sha = await this.headSha(deadline); // GITHUB_SHA is not in that repository after all
-      return this.create(name, deadline);
+      this.sha = await this.headSha(call); // GITHUB_SHA is not in that repository after all
+      return this.create(name, call);
     }
     throw this.createError(res.status, 'POST', path);
   }
 
-  async list(): Promise<Ticket[]> {
-    const res = await this.api.request<{ ref?: unknown }[]>('GET', `${repoPath(this.repo)}/git/matching-refs/${this.prefix.slice('refs/'.length, -1)}`, { conditional: true });
+  async list(call: Call): Promise<Ticket[]> {
+    const res = await this.api.request<{ ref?: unknown }[]>('GET', `${repoPath(this.repo)}/git/matching-refs/${this.prefix.slice('refs/'.length, -1)}`, { conditional: true, ...call });
     const refs = Array.isArray(res.data) ? res.data : [];
     const tickets = refs.map((r) => (typeof r.ref === 'string' ? parseTicket(r.ref, this.prefix) : null)).filter((t): t is Ticket => t !== null);
     return tickets.sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
   }
 
   /** Whether a ref still exists: a conditional GET, free (304) for as long as it does. */
-  async exists(ref: string): Promise<boolean> {
-    const res = await this.api.request('GET', `${repoPath(this.repo)}/git/${ref.replace(/^refs\//, 'ref/')}`, { conditional: true, accept: [404] });
+  async exists(ref: string, call: Call): Promise<boolean> {
+    const res = await this.api.request('GET', `${repoPath(this.repo)}/git/${ref.replace(/^refs\//, 'ref/')}`, { conditional: true, accept: [404], ...call });
     return res.status !== 404;
   }
 
   /** Returns true when it was already gone. */
-  remove(ref: string): Promise<boolean> {
-    return deleteRef(this.api, this.repo, ref);
+  remove(ref: string, call: Call): Promise<boolean> {
+    return deleteRef(this.api, this.repo, ref, call);
   }
 
   /** What the runs API says of a ticket's run attempt; null when it cannot tell (then only the lease counts). */
-  async runState(t: Ticket): Promise<RunState> {
+  async runState(t: Ticket, call: Call): Promise<RunState> {
     if (!/^[\w.-]+\/[\w.-]+$/.test(t.repository) || !/^\d+$/.test(t.runId) || !/^\d+$/.test(t.runAttempt)) return { alive: null };
-    const run = await this.api.request<{ status?: string; conclusion?: string | null }>('GET', `${repoPath(t.repository)}/actions/runs/${t.runId}/attempts/${t.runAttempt}`, { conditional: true, accept: [403, 404] });
+    const run = await this.api.request<{ status?: string; conclusion?: string | null }>('GET', `${repoPath(t.repository)}/actions/runs/${t.runId}/attempts/${t.runAttempt}`, { conditional: true, accept: [403, 404], ...call });
     if (run.status === 200) {
       if (run.data?.status !== 'completed') return { alive: true };
       return { alive: false, reason: `its run attempt completed${run.data.conclusion ? ` (${run.data.conclusion})` : ''}` };
     }
     if (run.status === 404) {
       // A run we cannot see looks the same as one that is gone: ask whether the repository is visible at all.
-      const repo = await this.api.request('GET', repoPath(t.repository), { conditional: true, accept: [403, 404] });
+      const repo = await this.api.request('GET', repoPath(t.repository), { conditional: true, accept: [403, 404], ...call });
       if (repo.status === 200) return { alive: false, reason: 'its run no longer exists' };
     }
     this.noticeOnce(t.repository, `Cannot read the workflow runs of ${t.repository} (HTTP ${run.status}), so a holder there that died is only recognized when its lease runs out. Give the \`github-token\` \`actions: read\` on ${t.repository} for faster recovery.`);
@@ -247,17 +253,17 @@ class RefQueue {
   }
 
   /** A commit for tickets to point at: GITHUB_SHA when the lock lives in this repository, else the default branch head. */
-  private async anchor(deadline: number): Promise<string> {
+  private async anchor(call: Call): Promise<string> {
     if (this.sha) return this.sha;
     const own = this.env.GITHUB_SHA ?? '';
     const sameRepo = this.repo.toLowerCase() === this.deps.ctx.repository.toLowerCase();
-    this.sha = sameRepo && /^[0-9a-f]{40}$/.test(own) ? own : await this.headSha(deadline);
+    this.sha = sameRepo && /^[0-9a-f]{40}$/.test(own) ? own : await this.headSha(call);
     return this.sha;
   }
 
-  private async headSha(deadline: number): Promise<string> {
+  private async headSha(call: Call): Promise<string> {
     const path = `${repoPath(this.repo)}/commits?per_page=1`;
-    const res = await this.api.request<{ sha?: unknown }[]>('GET', path, { accept: [401, 403, 404, 409], deadline });
+    const res = await this.api.request<{ sha?: unknown }[]>('GET', path, { accept: [401, 403, 404, 409], ...call });
     if (res.status === 409) throw new UserError(`\`lock-repository\` ${this.repo} has no commits, and lock refs must point at one. Push a commit to it, or point \`lock-repository\` at another repository.`);
     if (res.status !== 200) throw this.createError(res.status, 'GET', path);
     const sha = Array.isArray(res.data) ? res.data[0]?.sha : undefined;
@@ -294,6 +300,7 @@ class Waiter {
   private charged: number;
   private started = 0;
   private deadline = 0;
+  private signal: AbortSignal | undefined;
 
   constructor(
     private readonly deps: LockDeps,
@@ -310,13 +317,14 @@ class Waiter {
     const { clock } = this.deps;
     this.started = clock.now();
     this.deadline = this.started + timeoutMs;
+    this.signal = signal;
     const requests = this.api.stats.requests;
     try {
       await this.enqueue([]);
       for (;;) {
         signal?.throwIfAborted();
         const settling = !this.own?.settled;
-        const tickets = await this.queue.list();
+        const tickets = await this.queue.list(this.call);
         if (settling) this.uncharged();
         else this.spend();
         const position = await this.place(tickets);
@@ -332,6 +340,11 @@ class Waiter {
     }
   }
 
+  /** Every call made while waiting ends with the wait: at `lock-timeout`, or when the job is cancelled. */
+  private get call(): Call {
+    return { deadline: this.deadline, signal: this.signal };
+  }
+
   /** Queues a ticket, named after the later of now and the last of `seen` (the listing, when queueing again). */
   private async enqueue(seen: Ticket[]): Promise<void> {
     const now = this.deps.clock.now();
@@ -340,7 +353,7 @@ class Waiter {
     const name = ticketName(seq, randomBytes(4).toString('hex'), { repository: ctx.repository, runId: ctx.runId, runAttempt: ctx.runAttempt, job: ctx.job, runnerName: ctx.runnerName, leaseSeconds: this.leaseSeconds });
     this.own = { ref: this.queue.prefix + name, createdAt: now, seen: false, settled: false, basis: new Set(seen.map((t) => t.ref)) };
     try {
-      await this.queue.create(name, this.deadline);
+      await this.queue.create(name, this.call);
     } catch (error) {
       // A definite answer means no ticket was made; after a lost answer, one may exist and is removed.
       if (error instanceof UserError || error instanceof GithubApiError) this.own = null;
@@ -352,7 +365,7 @@ class Waiter {
 
   private async requeue(tickets: Ticket[]): Promise<void> {
     const old = this.own?.ref;
-    if (old) await this.queue.remove(old);
+    if (old) await this.queue.remove(old, this.call);
     this.own = null;
     this.uncharged();
     await this.enqueue(tickets.filter((t) => t.ref !== old));
@@ -420,7 +433,7 @@ class Waiter {
       await clock.sleep(this.delay(), signal);
       const now = clock.now();
       if (now >= this.deadline || now >= relistAt) return;
-      const exists = await this.queue.exists(ahead.ref);
+      const exists = await this.queue.exists(ahead.ref, this.call);
       this.spend();
       if (!exists) return;
     }
@@ -443,13 +456,13 @@ class Waiter {
       }
       if (!ahead.checkAt) ahead.checkAt = ahead.since + STALLED_MS;
       if (now < ahead.checkAt) return false;
-      const state = await this.queue.runState(ticket);
+      const state = await this.queue.runState(ticket, this.call);
       this.spend();
       ahead.checkAt = now + (ahead.frontSince === null ? STALLED_MS : clamp((now - ahead.frontSince) / 3, RUN_CHECK_MIN_MS, RUN_CHECK_MAX_MS));
       if (state.alive !== false) return false;
       reason = state.reason;
     }
-    const gone = await this.queue.remove(ticket.ref);
+    const gone = await this.queue.remove(ticket.ref, this.call);
     this.uncharged();
     if (!gone) this.deps.log.info(`Removed the lock ticket of ${describe(ticket, this.deps)}: ${reason}.`);
     return true;
@@ -512,7 +525,8 @@ class Waiter {
     const own = this.own;
     this.own = null;
     if (!own) return;
-    await this.queue.remove(own.ref).catch((error: unknown) => {
+    // Not cut short by a cancel or the timeout that got us here: a ticket left behind blocks the queue.
+    await this.queue.remove(own.ref, { deadline: this.deps.clock.now() + RELEASE_TIMEOUT_MS }).catch((error: unknown) => {
       this.deps.log.warning(`Could not remove this job's lock ticket ${own.ref} (${error instanceof Error ? error.message : String(error)}); it is removed when this run completes.`);
     });
   }

@@ -46,6 +46,9 @@ export interface LockDeps {
   githubToken: string;
 }
 
+/** How long post's release may take (a DELETE and its retries): it must not hold up the end of the job. */
+export const RELEASE_TIMEOUT_MS = 60_000;
+
 /** How long a hold lasts without its post step: GitHub's default job timeout (360 minutes). */
 export const LEASE_MS = 6 * 3600 * 1000;
 

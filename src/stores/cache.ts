@@ -292,7 +292,8 @@ function cacheService(env: NodeJS.ProcessEnv, serverUrl: string): Service {
  */
 async function cacheVersion(file: string): Promise<string> {
   const zstd = await new Promise<boolean>((resolve) => {
-    execFile('zstd', ['--quiet', '--version'], (_error, stdout, stderr) => resolve(`${stdout}${stderr}`.trim() !== ''));
+    // a deadline like every command's (a zstd that does not answer counts as none)
+    execFile('zstd', ['--quiet', '--version'], { timeout: 30_000 }, (_error, stdout, stderr) => resolve(`${stdout}${stderr}`.trim() !== ''));
   });
   const parts = [file, zstd ? 'zstd-without-long' : 'gzip', ...(process.platform === 'win32' ? ['windows-only'] : []), '1.0'];
   return createHash('sha256').update(parts.join('|')).digest('hex');

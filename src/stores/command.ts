@@ -1,12 +1,16 @@
-import { spawn } from 'node:child_process';
 import { commandFree } from '../command-free-output.js';
 import { hashText, parseAuthFile, type AuthFile } from '../auth-file.js';
 import { childEnv } from '../child-env.js';
 import { errorMessage, UserError } from '../errors.js';
+import { runCommand, type RunResult } from '../subprocess.js';
 import { swapDecision, type PersistResult, type Store, type StoreDeps, type Stored } from './store.js';
 
 /** More output than this is not an auth.json (parseAuthFile stops at 256 KiB); it is not kept either. */
 const MAX_OUTPUT_BYTES = 1024 * 1024;
+/** How long `restore-command` or `persist-command` may run before it is killed (a secret manager answers in seconds). */
+export const STORE_COMMAND_TIMEOUT_MS = 5 * 60_000;
+/** Raises (or lowers) STORE_COMMAND_TIMEOUT_MS, for a secret manager that is slow on purpose (an approval step). */
+const TIMEOUT_VARIABLE = 'CODEX_AUTH_COMMAND_TIMEOUT_SECONDS';
 
 /**
  * The commands' environment: the step's own (PATH, HOME, the runner's GITHUB_* and RUNNER_* variables and
@@ -22,24 +26,20 @@ class CommandFailed extends Error {
   override name = 'CommandFailed';
 }
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  overflow: boolean;
-}
+type Run = RunResult;
 
 /**
  * `store: command`: your secret manager, through two shell commands. `restore-command` prints the stored
  * auth.json on stdout (nothing: none stored); `persist-command` reads the refreshed one on stdin. They run
  * with `bash --noprofile --norc -eo pipefail -c` (as a `run:` step; `sh -ec` where there is no bash), in
- * the step's working directory, with commandEnv(). Their stdout is captured and never printed; their stderr
- * is printed once they end, line by line, after the tokens they returned are masked.
+ * the step's working directory, with commandEnv(), each killed (with what it started) after
+ * STORE_COMMAND_TIMEOUT_MS. Their stdout is captured and never printed; their stderr is printed once they
+ * end, line by line, after the tokens they returned are masked.
  */
 export class CommandStore implements Store {
   readonly kind = 'command' as const;
   readonly inPlace = false;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly deps: StoreDeps,
@@ -47,6 +47,7 @@ export class CommandStore implements Store {
   ) {
     requireInput('restore-command', deps.inputs.restoreCommand, 'prints the stored auth.json on stdout (nothing when none is stored)');
     requireInput('persist-command', deps.inputs.persistCommand, 'reads the refreshed auth.json on stdin and stores it');
+    this.timeoutMs = timeoutFrom(env);
   }
 
   async restore(): Promise<Stored | null> {
@@ -65,7 +66,7 @@ export class CommandStore implements Store {
     const current = await this.current(baseVersion);
     const decided = swapDecision(current, next);
     if (decided) return decided;
-    const run = await runShell(this.deps.inputs.persistCommand, commandEnv(this.env, this.deps.inputs.key), next.text);
+    const run = await this.shell('persist-command', next.text);
     this.relay('persist-command', run.stderr);
     if (run.code !== 0) {
       throw new Error(
@@ -88,7 +89,7 @@ export class CommandStore implements Store {
 
   /** Runs `restore-command`. Its version is the hash of exactly what it printed. */
   private async fetch(): Promise<Stored | null> {
-    const run = await runShell(this.deps.inputs.restoreCommand, commandEnv(this.env, this.deps.inputs.key));
+    const run = await this.shell('restore-command');
     try {
       if (run.code !== 0) throw new CommandFailed(`\`restore-command\` ${ending(run)}`);
       if (run.overflow) throw new UserError(`\`restore-command\` printed more than ${MAX_OUTPUT_BYTES} bytes: it must print only the stored auth.json.`);
@@ -97,6 +98,14 @@ export class CommandStore implements Store {
     } finally {
       this.relay('restore-command', run.stderr);
     }
+  }
+
+  /** Runs one of the two commands, with its deadline; `stdin` (the refreshed file) is never part of a message. */
+  private shell(input: 'restore-command' | 'persist-command', stdin?: string): Promise<Run> {
+    const command = input === 'restore-command' ? this.deps.inputs.restoreCommand : this.deps.inputs.persistCommand;
+    const label = `\`${input}\` (\`${excerpt(command)}\`)`;
+    const onTimeout = `Make it finish sooner (a command that waits for input, a login or a network that does not answer hangs so), or set the environment variable ${TIMEOUT_VARIABLE} on the step to allow it longer.`;
+    return runShell(command, { label, timeoutMs: this.timeoutMs, onTimeout, env: commandEnv(this.env, this.deps.inputs.key), stdin, maxOutputBytes: MAX_OUTPUT_BYTES });
   }
 
   /** Prints a command's stderr, each line prefixed so it reads as that command's, and none a workflow command. */
@@ -114,42 +123,26 @@ function ending(run: Run): string {
   return run.code !== null ? `exited with code ${run.code}` : `was killed by ${run.signal ?? 'a signal'}`;
 }
 
-async function runShell(command: string, env: NodeJS.ProcessEnv, input?: string): Promise<Run> {
+type ShellOptions = Parameters<typeof runCommand>[2];
+
+async function runShell(command: string, options: ShellOptions): Promise<Run> {
   try {
-    return await run('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', command], env, input);
+    return await runCommand('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', command], options);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  return run('sh', ['-ec', command], env, input);
+  return runCommand('sh', ['-ec', command], options);
 }
 
-/** Runs a process; stdin is `input` (then closed), or closed at once so a command that reads it cannot hang. */
-function run(file: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    const out = collector();
-    const err = collector();
-    child.stdout?.on('data', out.add);
-    child.stderr?.on('data', err.add);
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout: out.text(), stderr: err.text(), overflow: out.overflow() }));
-    // A command that exits without reading its stdin closes the pipe: its exit code says what happened.
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(input);
-  });
+/** A command's first line, cut short: enough to recognise it in a message. */
+function excerpt(command: string): string {
+  const line = command.trim().split('\n')[0] ?? '';
+  return line.length > 80 || command.trim().includes('\n') ? `${line.slice(0, 80)}…` : line;
 }
 
-function collector() {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let overflow = false;
-  return {
-    add: (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_OUTPUT_BYTES) overflow = true;
-      else chunks.push(chunk);
-    },
-    text: () => Buffer.concat(chunks).toString('utf8'),
-    overflow: () => overflow,
-  };
+function timeoutFrom(env: NodeJS.ProcessEnv): number {
+  const raw = env[TIMEOUT_VARIABLE];
+  if (raw === undefined || raw === '') return STORE_COMMAND_TIMEOUT_MS;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UserError(`${TIMEOUT_VARIABLE} is '${raw}': expected a whole number of seconds, at least 1.`);
+  return Number(raw) * 1000;
 }

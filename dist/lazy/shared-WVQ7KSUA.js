@@ -1,7 +1,0 @@
-import{createRequire as __createRequire}from"node:module";const require=__createRequire(import.meta.url);
-var d=/^(INPUT_|STATE_)|^GITHUB_(STATE|ENV|OUTPUT|PATH|STEP_SUMMARY)$|^ACTIONS_(RUNTIME_TOKEN|RUNTIME_URL|RESULTS_URL|CACHE_URL|ID_TOKEN_REQUEST_TOKEN|ID_TOKEN_REQUEST_URL)$/i;function g(i=process.env,s={}){let t={};for(let[e,r]of Object.entries(i))r!==void 0&&!d.test(e)&&(t[e]=r);return{...t,...s}}import{randomBytes as l}from"node:crypto";import{StringDecoder as p}from"node:string_decoder";var a=64*1024,c=class{constructor(s=t=>{process.stdout.write(t)}){this.sink=s}sink;token=l(16).toString("hex");streams=new Map;state="new";open(){this.state==="new"&&(this.state="open",this.sink(`::stop-commands::${this.token}
-`))}push(s,t){if(this.state!=="open")return;let e=this.stream(s),r=e.partial+(typeof t=="string"?t:e.decoder.write(t)),n=r.lastIndexOf(`
-`);e.partial=n<0?r:r.slice(n+1);let o=n<0?"":r.slice(0,n+1);for(;e.partial.length>a;)o+=`${e.partial.slice(0,a)}
-`,e.partial=e.partial.slice(a);o&&this.sink(o)}close(){if(this.state!=="open")return;this.state="closed";let s="";for(let t of this.streams.values()){let e=t.partial+t.decoder.end();e&&(s+=`${e}
-`)}this.sink(`${s}::${this.token}::
-`)}stream(s){let t=this.streams.get(s);return t||this.streams.set(s,t={decoder:new p("utf8"),partial:""}),t}};function h(i){let s="",t=new c(e=>s+=e);return t.open(),t.push("text",i),t.close(),s.replace(/\n$/,"")}export{g as a,c as b,h as c};
