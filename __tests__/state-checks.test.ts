@@ -53,6 +53,16 @@ describe('distrustState', () => {
   });
 });
 
+test('lock-scope: refresh on the runner store: a private home in RUNNER_TEMP/codex-auth-<hex>/home passes, and only then', async () => {
+  const jobHome = '/runner/_temp/codex-auth-0123456789ab/home';
+  const ready = { codexHome: jobHome, authPath: `${jobHome}/auth.json`, store: 'runner' as const };
+  const shared = { ...state({ lock: { kind: 'none' }, ready }), shared: { lock: 'file' as const, lockHeldMs: 500, refreshedAhead: false } };
+  expect(await distrustState(shared, expected({ store: 'runner', lock: 'file' }))).toBeNull();
+  expect(await distrustState({ ...shared, shared: undefined }, expected({ store: 'runner', lock: 'file' }))).toMatch(/codex-home .* is not the input's/);
+  expect(await distrustState({ ...shared, ready: { ...shared.ready!, store: 'command' } }, expected({ store: 'command', lock: 'file' }))).toMatch(/codex-home .* is not the input's/);
+  expect(await distrustState({ ...shared, ready: { ...shared.ready!, codexHome: '/runner/_temp/codex-auth-0123456789ab/../../victim', authPath: '/victim/auth.json' } }, expected({ store: 'runner', lock: 'file' }))).toMatch(/is not the input's/);
+});
+
 describe('distrustLock', () => {
   test('a ticket of this run, attempt and job under this key, in lock-repository, is ours', async () => {
     expect(await distrustLock({ kind: 'github', repository: 'octo/locks', ref: ownRef }, expected())).toBeNull();

@@ -309,3 +309,28 @@ export async function writeCredentialFile(file: string, text: string, options: {
   await dirHandle.sync().catch(() => undefined);
   await dirHandle.close();
 }
+
+/** The refresh token of a validated auth.json text (never logged: for comparing only). */
+export function refreshTokenOf(auth: AuthFile): string {
+  return String((JSON.parse(auth.text) as { tokens: { refresh_token: string } }).tokens.refresh_token);
+}
+
+/** Every withheld refresh token starts so: the token endpoint knows no such token and can only reject it. */
+export const WITHHELD_PREFIX = 'codex-auth-withheld-';
+
+/**
+ * DESIGN §3.10: the copy a `lock-scope: refresh` job runs with. Its refresh token is a placeholder (one per
+ * job, so a refused one can be traced), never the real one, nor a spent one: reusing a spent token revokes
+ * the whole family.
+ */
+export function withheldCopy(auth: AuthFile): AuthFile {
+  const json = JSON.parse(auth.text) as { tokens: Record<string, unknown> };
+  json.tokens.refresh_token = `${WITHHELD_PREFIX}${randomHex(12)}`;
+  const text = `${JSON.stringify(json, null, 2)}\n`;
+  return { text, hash: hashText(text), info: auth.info };
+}
+
+/** true when this auth.json's refresh token is a placeholder a `lock-scope: refresh` job wrote. */
+export function isWithheld(auth: AuthFile): boolean {
+  return refreshTokenOf(auth).startsWith(WITHHELD_PREFIX);
+}

@@ -6,7 +6,8 @@ export interface Diagnosis {
 
 const RULES: { pattern: RegExp; cause: string; fix: (where: string) => string }[] = [
   {
-    pattern: /refresh token (was already used|has expired|was revoked)|refresh_token_(reused|expired|invalidated)|could not be refreshed/i,
+    // app-server's refusal is only `Failed to refresh token status=401 Unauthorized`: reused, expired and revoked look alike
+    pattern: /refresh token (was already used|has expired|was revoked)|refresh_token_(reused|expired|invalidated)|could not be refreshed|Failed to refresh token status=401/i,
     cause: 'The stored Codex refresh token can no longer be used (already used by another run, expired, or revoked): this token family is dead.',
     fix: (where) => `Seed again: run \`codex login\` on a trusted machine and put the new ~/.codex/auth.json in ${where}. Then make sure only one run at a time uses this auth stream (keep \`lock\` on).`,
   },
@@ -28,8 +29,23 @@ const RULES: { pattern: RegExp; cause: string; fix: (where: string) => string }[
   },
 ];
 
-export function diagnose(output: string, where: string): Diagnosis | null {
-  for (const rule of RULES) if (rule.pattern.test(output)) return { cause: rule.cause, fix: rule.fix(where) };
+/**
+ * DESIGN §3.10, §5.1: a `lock-scope: refresh` job runs with a placeholder refresh token. When the backend still
+ * answers 401 mid-run, Codex's recovery refresh presents the placeholder, which is refused, and Codex says
+ * to sign in again. That advice is wrong here: the stream in the store is intact.
+ */
+const WITHHELD: Diagnosis = {
+  cause:
+    "The backend refused this job's access token mid-run, and Codex's recovery refresh was refused too: with `lock-scope: refresh` the job runs with a placeholder refresh token, since only the holder of the lock may spend the real one. The stored auth stream is intact: do not seed again.",
+  fix: 'Run the job again: its main takes the lock and refreshes ahead when the access token expires within `min-validity`. If this repeats, raise `min-validity`, run with `refresh: force` once, or use `lock-scope: job`.',
+};
+
+/** `withheld`: the run used a copy whose refresh token was withheld (`lock-scope: refresh`). */
+export function diagnose(output: string, where: string, options: { withheld?: boolean } = {}): Diagnosis | null {
+  for (const [index, rule] of RULES.entries()) {
+    if (!rule.pattern.test(output)) continue;
+    return index === 0 && options.withheld ? WITHHELD : { cause: rule.cause, fix: rule.fix(where) };
+  }
   return null;
 }
 

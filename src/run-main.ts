@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import path from 'node:path';
-import { isStale, iso, maskEmail, ensurePrivateDir } from './auth-file.js';
+import { isStale, iso, maskEmail, ensurePrivateDir, type AuthFile } from './auth-file.js';
 import { readContext, type RunContext } from './context.js';
 import { errorMessage, stackOf, UserError } from './errors.js';
 import { readInputs, type InputOptions, type Inputs } from './inputs.js';
@@ -48,21 +48,36 @@ async function main(deps: MainDeps): Promise<void> {
   if (inputs.store === 'runner' && ctx.runnerEnvironment === 'github-hosted') {
     deps.log.warning('`store: runner` on a GitHub-hosted runner: the runner is discarded after the job, and the refreshed auth.json with it. Use `store: cache`, `github-secret` or `command` on ephemeral runners.');
   }
-  const state = await takeLock(ctx, inputs, deps);
+  const { state, lock, acquiredAt } = await takeLock(ctx, inputs, deps);
+  if (inputs.lockScope === 'refresh') {
+    const { shareStream } = await import('./shared-scope.js');
+    const job = await shareStream({ ctx, inputs, state, lock, acquiredAt, log: deps.log, clock: deps.clock });
+    publishAuth(job.codexHome, job.auth, job.source, deps);
+    if (!prompt) return core.setOutput('refreshed', String(job.refreshedAhead));
+    const { ensureCodex, runCodexStep } = await import('./codex-step.js');
+    const codex = await ensureCodex(inputs.codexVersion, ctx, deps.log);
+    return runCodexStep({ ctx, inputs: { ...inputs, codexHome: job.codexHome }, codex, prompt, state, refreshed: () => Promise.resolve(job.refreshedAhead) });
+  }
   const provisioned = await restoreAuth(ctx, inputs, state, deps);
-  publishAuth(inputs, provisioned, deps);
+  let auth = provisioned.auth;
+  const restored = { hash: provisioned.fileHash, lastRefresh: provisioned.auth.info.lastRefresh, accountId: provisioned.auth.info.accountId };
+  if (inputs.refresh === 'force') {
+    const { rotateNow } = await import('./refresh.js');
+    auth = await rotateNow({ ctx, inputs, authPath: provisioned.authPath, log: deps.log });
+    await updateBackup(provisioned.backupPath, provisioned.authPath, restored);
+  }
+  publishAuth(inputs.codexHome, auth, provisioned.source, deps);
   if (!prompt) {
-    core.setOutput('refreshed', 'false');
+    core.setOutput('refreshed', String(inputs.refresh === 'force'));
     return;
   }
   const { ensureCodex, runCodexStep } = await import('./codex-step.js');
   const codex = await ensureCodex(inputs.codexVersion, ctx, deps.log);
-  const restored = { hash: provisioned.fileHash, lastRefresh: provisioned.auth.info.lastRefresh, accountId: provisioned.auth.info.accountId };
   await runCodexStep({ ctx, inputs, codex, prompt, state, refreshed: () => updateBackup(provisioned.backupPath, provisioned.authPath, restored) });
 }
 
 /** Takes the lock and saves its handle as state at once, so that post releases it whatever happens next. */
-async function takeLock(ctx: RunContext, inputs: Inputs, { log, clock }: MainDeps): Promise<MainState> {
+async function takeLock(ctx: RunContext, inputs: Inputs, { log, clock }: MainDeps): Promise<{ state: MainState; lock: Lock; acquiredAt: number }> {
   await ensurePrivateDir(inputs.codexHome);
   const lock = await createLock(inputs.lock, { ctx, log, clock, codexHome: inputs.codexHome, key: inputs.key, lockRepository: inputs.lockRepository, githubToken: inputs.githubToken });
   const acquired = await acquireUntilCancelled(lock, inputs.lockTimeoutMs);
@@ -70,8 +85,9 @@ async function takeLock(ctx: RunContext, inputs: Inputs, { log, clock }: MainDep
   const state: MainState = { v: 1, lock: acquired.handle, lockWaitMs: acquired.waitedMs, loginHome: { codexHome: inputs.codexHome, cleanup: inputs.cleanup } };
   saveMainState(state);
   core.setOutput('lock-wait-seconds', (acquired.waitedMs / 1000).toFixed(3));
-  if (acquired.handle.kind !== 'none') log.info(`Holding the ${acquired.handle.kind} lock since ${new Date(clock.now()).toISOString()} (waited ${(acquired.waitedMs / 1000).toFixed(1)} s).`);
-  return state;
+  const acquiredAt = clock.now();
+  if (acquired.handle.kind !== 'none') log.info(`Holding the ${acquired.handle.kind} lock since ${new Date(acquiredAt).toISOString()} (waited ${(acquired.waitedMs / 1000).toFixed(1)} s; \`lock-scope: ${inputs.lockScope}\`).`);
+  return { state, lock, acquiredAt };
 }
 
 /** Restores from the store (or seeds), writes auth.json, and saves what post needs as state. */
@@ -93,21 +109,24 @@ async function restoreAuth(ctx: RunContext, inputs: Inputs, state: MainState, { 
     backupPath: provisioned.backupPath,
     accountId: info.accountId,
     email: info.email,
+    accessExpires: info.accessExpires,
   };
   saveMainState(state);
   return provisioned;
 }
 
 /** CODEX_HOME for later steps, and the outputs that describe the auth.json in use. */
-function publishAuth(inputs: Inputs, provisioned: Provisioned, { log, clock }: MainDeps): void {
-  const { info } = provisioned.auth;
+function publishAuth(codexHome: string, auth: AuthFile, source: string, { log, clock }: MainDeps): void {
+  const { info } = auth;
   const stale = isStale(info, clock.now());
-  core.exportVariable('CODEX_HOME', inputs.codexHome);
-  core.setOutput('codex-home', inputs.codexHome);
-  core.setOutput('source', provisioned.source);
+  core.exportVariable('CODEX_HOME', codexHome);
+  core.setOutput('codex-home', codexHome);
+  core.setOutput('source', source);
   core.setOutput('last-refresh', iso(info.lastRefresh));
   core.setOutput('stale', String(stale));
-  log.info(`auth.json for ${maskEmail(info.email)} (account ${info.accountId}) is in ${inputs.codexHome}; last refresh ${iso(info.lastRefresh) || 'unknown'}${stale ? '; Codex will refresh it on its next request' : ''}.`);
+  core.setOutput('expires-at', iso(info.accessExpires));
+  const expires = info.accessExpires === null ? 'the access token has no expiry' : `the access token expires ${iso(info.accessExpires)}`;
+  log.info(`auth.json for ${maskEmail(info.email)} (account ${info.accountId}) is in ${codexHome}; last refresh ${iso(info.lastRefresh) || 'unknown'}; ${expires}${stale ? '; Codex will refresh it on its next request' : ''}.`);
 }
 
 /** A job cancelled while it waits (the runner sends SIGINT, then SIGTERM) leaves the queue, not a ticket. */

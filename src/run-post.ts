@@ -39,7 +39,9 @@ async function post(deps: MainDeps): Promise<void> {
   if (distrust) return ignoreState(distrust, log);
   let outcome: PersistOutcome | null = null;
   try {
-    if (state.ready) {
+    if (state.shared) {
+      log.info('`lock-scope: refresh`: this job ran with a copy whose refresh token was withheld; main already persisted what the stream needed, so post persists nothing.');
+    } else if (state.ready) {
       const store = await createStore(state.ready.store, { ctx, inputs, log, clock, authPath: state.ready.authPath });
       outcome = await persistAuth(state.ready, store, log);
     }
@@ -61,11 +63,13 @@ async function post(deps: MainDeps): Promise<void> {
         accountId: state.ready.accountId,
         email: state.ready.email,
         lockWaitMs: state.lockWaitMs,
-        lock: state.lock.kind,
-        persisted: outcome?.summary ?? 'failed',
+        lock: state.shared?.lock ?? state.lock.kind,
+        persisted: state.shared ? 'nothing (`lock-scope: refresh`: main persisted under the lock)' : (outcome?.summary ?? 'failed'),
         lastRefresh: kept ? kept.lastRefresh : state.ready.restoredLastRefresh,
         nextRefresh: kept ? nextRefreshAt(kept) : null,
-        refreshed: outcome?.refreshed ?? false,
+        refreshed: state.shared ? state.shared.refreshedAhead : (outcome?.refreshed ?? false),
+        accessExpires: kept ? kept.accessExpires : (state.ready.accessExpires ?? null),
+        lockHeldMs: state.shared ? state.shared.lockHeldMs : null,
       },
       clock.now(),
     ).catch((error) => log.warning(`Could not write the job summary: ${errorMessage(error)}`));

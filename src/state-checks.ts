@@ -24,8 +24,10 @@ export async function distrustState(state: MainState, expected: Expected): Promi
   if (state.loginHome && state.loginHome.codexHome !== expected.codexHome) return `its codex-home ${state.loginHome.codexHome} is not the input's (${expected.codexHome})`;
   const ready = state.ready;
   if (!ready) return null;
-  if (ready.codexHome !== expected.codexHome) return `its codex-home ${ready.codexHome} is not the input's (${expected.codexHome})`;
-  if (ready.authPath !== path.join(expected.codexHome, 'auth.json')) return `its auth.json path ${ready.authPath} is not in codex-home`;
+  // `lock-scope: refresh` on the runner store: the job ran in a private home beside main's scratch (DESIGN §3.10)
+  const privateHome = state.shared && expected.store === 'runner' && isScratchPath(ready.codexHome, expected.ctx.runnerTemp, 'home');
+  if (ready.codexHome !== expected.codexHome && !privateHome) return `its codex-home ${ready.codexHome} is not the input's (${expected.codexHome})`;
+  if (ready.authPath !== path.join(ready.codexHome, 'auth.json')) return `its auth.json path ${ready.authPath} is not in codex-home`;
   if (ready.store !== expected.store) return `its store \`${ready.store}\` is not the input's (\`${expected.store}\`)`;
   if (!isScratchPath(ready.backupPath, expected.ctx.runnerTemp, 'last-good.json')) return `its scratch path ${ready.backupPath} is not in RUNNER_TEMP/codex-auth-*`;
   return null;

@@ -35,6 +35,8 @@ const Ready = lazy(() => z.object({
   backupPath: z.string(),
   accountId: z.string(),
   email: z.nullable(z.string()),
+  /** the access token's `exp` (ms) of the file main left, for the summary */
+  accessExpires: z.optional(z.nullable(z.number())),
 }));
 
 const MainStateSchema = lazy(() => z.object({
@@ -45,6 +47,11 @@ const MainStateSchema = lazy(() => z.object({
   ready: z.optional(Ready()),
   /** api-key / access-token modes: files to remove at the end */
   loginHome: z.optional(z.object({ codexHome: z.string(), cleanup: z.boolean() })),
+  /**
+   * `lock-scope: refresh` (DESIGN §3.10): main already released the lock and the job ran with a copy whose
+   * refresh token is withheld, so post persists nothing and only cleans up.
+   */
+  shared: z.optional(z.object({ lock: z.enum(['none', 'file', 'github']), lockHeldMs: z.number(), refreshedAhead: z.boolean() })),
 }));
 
 export type MainState = z.infer<ReturnType<typeof MainStateSchema>>;

@@ -24,7 +24,8 @@ export function seedLocation(inputs: Pick<Inputs, 'store' | 'secretName' | 'code
 
 /** A failed codex run: the step fails with the diagnosis, which also goes to the job summary. */
 export async function reportCodexFailure(result: ExecResult, inputs: Inputs): Promise<void> {
-  const diagnosis = inputs.mode === 'access-token' ? diagnoseAccessToken(result.outputTail) : diagnose(result.outputTail, seedLocation(inputs));
+  const diagnosis =
+    inputs.mode === 'access-token' ? diagnoseAccessToken(result.outputTail) : diagnose(result.outputTail, seedLocation(inputs), { withheld: inputs.lockScope === 'refresh' });
   const message = diagnosis ? `codex exec failed (exit ${result.exitCode}). ${diagnosis.cause} ${diagnosis.fix}` : `codex exec failed (exit ${result.exitCode}); its output is above.`;
   core.setFailed(message);
   if (diagnosis) {
@@ -50,6 +51,15 @@ export interface PostReport {
   lastRefresh: number | null;
   nextRefresh: number | null;
   refreshed: boolean;
+  /** the access token's `exp` of the file that is kept (ms); null when unknown */
+  accessExpires?: number | null;
+  /** `lock-scope: refresh`: how long main held the lock; null for `lock-scope: job` */
+  lockHeldMs?: number | null;
+}
+
+function scopeRow(report: PostReport): string {
+  if (report.lockHeldMs !== null && report.lockHeldMs !== undefined) return `refresh: the lock was held ${(report.lockHeldMs / 1000).toFixed(1)} s, by main only`;
+  return report.lock === 'none' ? 'job (no lock)' : 'job: the lock was held from main until post';
 }
 
 export async function writePostSummary(report: PostReport, now: number): Promise<void> {
@@ -62,7 +72,9 @@ export async function writePostSummary(report: PostReport, now: number): Promise
     ['Next refresh due', iso(report.nextRefresh) || 'unknown'],
     ['Refreshed in this job', report.refreshed ? 'yes' : 'no'],
     ['Persisted', report.persisted],
+    ['Access token expires', iso(report.accessExpires ?? null) || 'unknown'],
     ['Lock', report.lock === 'none' ? 'none' : `${report.lock} lock, waited ${(report.lockWaitMs / 1000).toFixed(1)} s`],
+    ['Lock scope', scopeRow(report)],
   ];
   await core.summary
     .addHeading('Codex auth', 3)

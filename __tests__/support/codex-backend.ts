@@ -150,6 +150,8 @@ export interface CodexBackendOptions {
   responsesDelayMs?: number;
   /** Also accept access tokens a family issued before its current one (still unexpired), as real JWTs would be. Default false. */
   acceptOldAccessTokens?: boolean;
+  /** Answer every refresh with a 500 (the token endpoint is down); nothing rotates. */
+  refreshServerError?: boolean;
   /** More routes and credentials (workspace access tokens: `access-token-backend.ts`); null = none. */
   extension?: BackendExtension | null;
 }
@@ -187,7 +189,9 @@ export interface LoggedRequest {
   /** refresh: the refresh token presented, its reason and what the service made of it. */
   refreshToken?: string;
   refreshReason?: string;
-  outcome?: 'rotated' | RefreshFailure | 'unknown';
+  /** The client's User-Agent (Codex sends its own, naming its version). */
+  userAgent?: string;
+  outcome?: 'rotated' | RefreshFailure | 'unknown' | 'server-error';
   /** The bearer token presented (backend calls). */
   accessToken?: string;
   accountHeader?: string;
@@ -282,6 +286,7 @@ const DEFAULTS: Required<CodexBackendOptions> = {
   refreshDelayMs: 0,
   responsesDelayMs: 0,
   acceptOldAccessTokens: false,
+  refreshServerError: false,
   extension: null,
 };
 
@@ -377,6 +382,10 @@ export async function startCodexBackend(options: CodexBackendOptions = {}): Prom
     entry.refreshToken = token;
     if (typeof request.refresh_reason === 'string') entry.refreshReason = request.refresh_reason;
     if (settings.refreshDelayMs > 0) await sleep(settings.refreshDelayMs);
+    if (settings.refreshServerError) {
+      entry.outcome = 'server-error';
+      return sendJson(res, 500, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
+    }
 
     if (request.grant_type !== 'refresh_token') {
       entry.outcome = 'unknown';
@@ -458,6 +467,7 @@ export async function startCodexBackend(options: CodexBackendOptions = {}): Prom
         // not JSON; size and encoding are enough
       }
     }
+    if (typeof req.headers['user-agent'] === 'string') entry.userAgent = req.headers['user-agent'];
     const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (bearer) entry.accessToken = bearer;
     const accountHeader = req.headers['chatgpt-account-id'];

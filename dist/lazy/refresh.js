@@ -1,0 +1,2 @@
+import{createRequire as __createRequire}from"node:module";const require=__createRequire(import.meta.url);
+import{a,b,c,d}from"./shared-BZJIUFLT.js";import"./shared-IBERU35S.js";import"./shared-HIPL55GU.js";import"./shared-IGOPPZ6T.js";import"./shared-THHE3J2D.js";import"./shared-IITHMNZT.js";import"./shared-G4ZWPLH2.js";import"./shared-AT5G76RA.js";import"./shared-4DH2GXZD.js";import"./shared-FZFTP6JZ.js";import"./shared-IEU4AB5W.js";export{b as expiryText,a as mustRefreshAhead,c as refreshFailureMessage,d as rotateNow};

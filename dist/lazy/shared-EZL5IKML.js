@@ -1,2 +1,0 @@
-import{createRequire as __createRequire}from"node:module";const require=__createRequire(import.meta.url);
-function l(t,e){return t?.auth.hash===e.hash?"unchanged":t&&(t.auth.info.lastRefresh??0)>=(e.info.lastRefresh??0)?{conflict:t}:null}function c(t){return{runner:"runner",cache:"Actions cache",command:"command","github-secret":"GitHub secret","gitlab-variable":"GitLab variable"}[t]}export{l as a,c as b};
