@@ -11,7 +11,7 @@ beforeAll(() => void (quiet = jest.spyOn(process.stdout, 'write').mockImplementa
 afterAll(() => quiet.mockRestore());
 
 const HOUR = 60 * MINUTE;
-const info = (over: Partial<AuthInfo>): AuthInfo => ({ accountId: 'acct-1', email: null, plan: null, lastRefresh: T0, accessExpires: T0 + 7 * DAY, ...over });
+const info = (over: Partial<AuthInfo>): AuthInfo => ({ accountId: 'acct-1', email: null, claimedAccountId: null, lastRefresh: T0, accessExpires: T0 + 7 * DAY, ...over });
 
 describe('mustRefreshAhead', () => {
   test('when Codex would refresh within min-validity (5 minutes before exp)', () => {
