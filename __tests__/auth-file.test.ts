@@ -18,6 +18,7 @@ import {
   parseAuthFile,
   readCredentialFile,
   REFRESH_AGE_MS,
+  withheldCopy,
   writeCredentialFile,
   type AuthFile,
   type AuthInfo,
@@ -366,6 +367,12 @@ describe('decidePersist (DESIGN §3.2)', () => {
     const swapped = editAuth(authText({ lastRefresh: new Date(T0 + DAY), accountId: 'acct-attacker' }), (j) => void (j.tokens.account_id = restored.accountId));
     const decision = await quiet(() => decidePersist(restored, swapped));
     expect(decision).toEqual({ kind: 'foreign', reason: expect.stringContaining('belongs to account acct-attacker') });
+  });
+
+  test("a lock-scope: refresh job's copy (its refresh token withheld) is never persisted, however new", async () => {
+    const copy = withheldCopy(await quiet(() => parseAuthFile(authText({ lastRefresh: new Date(T0 + DAY) }), 'test')));
+    const decision = await quiet(() => decidePersist(restored, copy.text));
+    expect(decision).toEqual({ kind: 'invalid', reason: expect.stringContaining('placeholder of a `lock-scope: refresh` copy') });
   });
 
   test('older than what was restored', async () => {

@@ -232,6 +232,9 @@ export function decidePersist(restored: { hash: string; lastRefresh: number | nu
   if ((current.info.lastRefresh ?? 0) < (restored.lastRefresh ?? 0)) {
     return { kind: 'older', reason: `its last_refresh ${iso(current.info.lastRefresh) || 'none'} is older than the restored ${iso(restored.lastRefresh)}` };
   }
+  if (isWithheld(current)) {
+    return { kind: 'invalid', reason: 'its refresh token is the placeholder of a `lock-scope: refresh` copy, which the stream must never hold' };
+  }
   const owner = [current.info.accountId, current.info.claimedAccountId].find((id) => id !== null && id !== restored.accountId);
   if (owner !== undefined) {
     return { kind: 'foreign', reason: `it belongs to account ${owner}, not to the restored one (${restored.accountId}): a refresh never changes the account` };
