@@ -103,7 +103,7 @@ async function buildCli() {
     name: 'cli-host',
     setup(build) {
       build.onResolve({ filter: /^@actions\/core$/ }, (args) => (args.importer.startsWith(SRC) ? { path: path.join(SRC, 'cli', 'core-host.ts') } : undefined));
-      build.onResolve({ filter: /^\.\/cache\.js$/ }, (args) => (args.importer === path.join(SRC, 'stores', 'store.ts') ? { path: 'cache', namespace: 'no-cache' } : undefined));
+      build.onResolve({ filter: /^\.\/cache\.js$/ }, (args) => (args.importer === path.join(SRC, 'stores', 'create-store.ts') ? { path: 'cache', namespace: 'no-cache' } : undefined));
       build.onLoad({ filter: /.*/, namespace: 'no-cache' }, () => ({
         contents: "export class CacheStore { constructor() { throw new Error('The Actions cache store works only inside GitHub Actions.'); } }",
         loader: 'js',

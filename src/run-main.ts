@@ -5,12 +5,13 @@ import { readContext, type RunContext } from './context.js';
 import { errorMessage, stackOf, UserError } from './errors.js';
 import { readInputs, type InputOptions, type Inputs } from './inputs.js';
 import { systemClock, type Clock, type Log } from './log.js';
-import { createLock, type Acquired, type Lock } from './locks/lock.js';
+import { createLock } from './locks/create-lock.js';
+import type { Acquired, Lock } from './locks/lock.js';
 import { provisionAuth, updateBackup, type Provisioned } from './provision.js';
 import { assertSupportedPlatform } from './platform.js';
 import { randomHex } from './random.js';
 import { saveMainState, type MainState } from './state.js';
-import { createStore } from './stores/store.js';
+import { createStore } from './stores/create-store.js';
 import { assertTrusted } from './trust.js';
 
 export interface MainDeps {

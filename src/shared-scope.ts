@@ -10,7 +10,7 @@ import { provisionAuth } from './provision.js';
 import { randomHex } from './random.js';
 import { expiryText, mustRefreshAhead, rotateNow } from './refresh.js';
 import { saveMainState, type MainState } from './state.js';
-import { createStore } from './stores/store.js';
+import { createStore } from './stores/create-store.js';
 
 export interface SharedJob {
   /** the copy the job runs with: its refresh token withheld */

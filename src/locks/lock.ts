@@ -1,8 +1,6 @@
 import type { RunContext } from '../context.js';
 import { UserError } from '../errors.js';
-import type { LockKind } from '../inputs.js';
 import type { Clock, Log } from '../log.js';
-import { NoLock } from './none.js';
 
 /** Who holds a lock, as recorded by the holder and shown to waiters. */
 export interface LockOwner {
@@ -73,16 +71,4 @@ export function ownerFor(ctx: RunContext, now: number, leaseMs = LEASE_MS): Lock
     acquiredAt: now,
     leaseUntil: now + leaseMs,
   };
-}
-
-/** Backends are loaded on demand, so a path pays only for the one it uses. */
-export async function createLock(kind: LockKind | LockHandle['kind'], deps: LockDeps): Promise<Lock> {
-  switch (kind) {
-    case 'none':
-      return new NoLock();
-    case 'file':
-      return new (await import('./file.js')).FileLock(deps);
-    case 'github':
-      return new (await import('./github.js')).GithubLock(deps);
-  }
 }

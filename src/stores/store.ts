@@ -2,7 +2,6 @@ import type { AuthFile } from '../auth-file.js';
 import type { RunContext } from '../context.js';
 import type { Inputs, StoreKind } from '../inputs.js';
 import type { Clock, Log } from '../log.js';
-import { RunnerStore } from './runner.js';
 
 /** What a store holds now, and a version it can compare against later (a cache key, a content hash). */
 export interface Stored {
@@ -36,22 +35,6 @@ export interface StoreDeps {
   clock: Clock;
   /** Where auth.json lives on this runner. */
   authPath: string;
-}
-
-/** Stores off the runner are loaded on demand: the runner path never loads the cache SDK or octokit. */
-export async function createStore(kind: StoreKind, deps: StoreDeps): Promise<Store> {
-  switch (kind) {
-    case 'runner':
-      return new RunnerStore(deps);
-    case 'cache':
-      return new (await import('./cache.js')).CacheStore(deps);
-    case 'command':
-      return new (await import('./command.js')).CommandStore(deps);
-    case 'github-secret':
-      return new (await import('./github-secret.js')).GithubSecretStore(deps);
-    case 'gitlab-variable':
-      return new (await import('./gitlab-variable.js')).GitlabVariableStore(deps);
-  }
 }
 
 /**

@@ -1,0 +1,2 @@
+import{createRequire as __createRequire}from"node:module";const require=__createRequire(import.meta.url);
+function r(t,e){return t?.auth.hash===e.hash?"unchanged":t&&(t.auth.info.lastRefresh??0)>=(e.info.lastRefresh??0)?{conflict:t}:null}function n(t){return{runner:"runner",cache:"Actions cache",command:"command","github-secret":"GitHub secret","gitlab-variable":"GitLab variable"}[t]}export{r as a,n as b};

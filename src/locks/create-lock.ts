@@ -1,0 +1,15 @@
+import type { LockKind } from '../inputs.js';
+import type { Lock, LockDeps, LockHandle } from './lock.js';
+import { NoLock } from './none.js';
+
+/** Backends are loaded on demand, so a path pays only for the one it uses. */
+export async function createLock(kind: LockKind | LockHandle['kind'], deps: LockDeps): Promise<Lock> {
+  switch (kind) {
+    case 'none':
+      return new NoLock();
+    case 'file':
+      return new (await import('./file.js')).FileLock(deps);
+    case 'github':
+      return new (await import('./github.js')).GithubLock(deps);
+  }
+}
