@@ -2,9 +2,9 @@ import * as core from '@actions/core';
 import path from 'node:path';
 import { isStale, iso, maskEmail, ensurePrivateDir, type AuthFile } from './auth-file.js';
 import { readContext, type RunContext } from './context.js';
+import { defaultDeps, type MainDeps } from './deps.js';
 import { errorMessage, stackOf, UserError } from './errors.js';
-import { readInputs, type InputOptions, type Inputs } from './inputs.js';
-import { systemClock, type Clock, type Log } from './log.js';
+import { readInputs, type Inputs } from './inputs.js';
 import { createLock } from './locks/create-lock.js';
 import type { Acquired, Lock } from './locks/lock.js';
 import { provisionAuth, updateBackup, type Provisioned } from './provision.js';
@@ -13,17 +13,6 @@ import { randomHex } from './random.js';
 import { saveMainState, type MainState } from './state.js';
 import { createStore } from './stores/create-store.js';
 import { assertTrusted } from './trust.js';
-
-export interface MainDeps {
-  log: Log;
-  clock: Clock;
-  env: NodeJS.ProcessEnv;
-  /** The CLI runs this pipeline outside Actions: it gives its own run context and stores (cli/). */
-  context?: (env: NodeJS.ProcessEnv) => RunContext;
-  inputOptions?: InputOptions;
-}
-
-export const defaultDeps = (): MainDeps => ({ log: core, clock: systemClock, env: process.env });
 
 /** main: inputs → trust → lock → store → auth file → codex → outputs. */
 export async function runMain(deps: MainDeps = defaultDeps()): Promise<void> {

@@ -12,8 +12,7 @@ import { loadMainState, lockHandleOf, type MainState } from './state.js';
 import { distrustLock, distrustState } from './state-checks.js';
 import { createStore } from './stores/create-store.js';
 import { writePostSummary } from './summary.js';
-import type { MainDeps } from './run-main.js';
-import { defaultDeps } from './run-main.js';
+import { defaultDeps, type MainDeps } from './deps.js';
 
 /** post: state → checks → auth file → persist → release → cleanup → summary. */
 export async function runPost(deps: MainDeps = defaultDeps()): Promise<void> {
