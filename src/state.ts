@@ -1,7 +1,6 @@
 import * as core from '@actions/core';
 import * as z from 'zod/mini';
 import { ALL_STORES } from './inputs.js';
-import type { LockHandle } from './locks/lock.js';
 
 /**
  * What main hands to post, under one state key. Saved first right after the lock is taken (so post can
@@ -19,6 +18,9 @@ const LockHandleSchema = lazy(() => z.union([
   z.object({ kind: z.literal('file'), path: z.string(), token: z.string() }),
   z.object({ kind: z.literal('github'), repository: z.string(), ref: z.string() }),
 ]));
+
+/** What post needs to release a lock: saved as state right after acquire. The one declaration of `LockHandle`. */
+export type LockHandle = z.infer<ReturnType<typeof LockHandleSchema>>;
 
 const Ready = lazy(() => z.object({
   codexHome: z.string(),

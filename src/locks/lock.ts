@@ -1,6 +1,7 @@
 import type { RunContext } from '../context.js';
 import { UserError } from '../errors.js';
 import type { Clock, Log } from '../log.js';
+import type { LockHandle } from '../state.js';
 
 /** Who holds a lock, as recorded by the holder and shown to waiters. */
 export interface LockOwner {
@@ -15,11 +16,8 @@ export interface LockOwner {
   leaseUntil: number;
 }
 
-/** What post needs to release a lock: JSON-serialisable, saved as state right after acquire. */
-export type LockHandle =
-  | { kind: 'none' }
-  | { kind: 'file'; path: string; token: string }
-  | { kind: 'github'; repository: string; ref: string };
+/** What post needs to release a lock: JSON-serialisable, declared once by its state schema (state.ts). */
+export type { LockHandle } from '../state.js';
 
 export interface Acquired {
   handle: LockHandle;
