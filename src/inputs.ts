@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as z from 'zod/mini';
 import type { RunContext } from './context.js';
 import { UserError } from './errors.js';
+import { parseJsonWith } from './json.js';
 
 /** The stores the action offers (action.yml); the CLI adds `gitlab-variable` and drops `cache` (DESIGN §8). */
 export const STORES = ['runner', 'cache', 'github-secret', 'command'] as const;
@@ -131,13 +132,8 @@ export function parseCodexArgs(raw: string): string[] {
   const text = raw.trim();
   if (text === '') return [];
   if (text.startsWith('[')) {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new UserError('Input `codex-args` starts with `[` but is not a JSON array: expected a JSON array of strings, or shell-style words.');
-    }
-    const parsed = StringArray.safeParse(json);
+    const parsed = parseJsonWith(StringArray)(text);
+    if (!parsed.success && parsed.notJson) throw new UserError('Input `codex-args` starts with `[` but is not a JSON array: expected a JSON array of strings, or shell-style words.');
     if (!parsed.success) throw new UserError('Input `codex-args` is a JSON array whose items are not all strings: expected a JSON array of strings.');
     return parsed.data;
   }

@@ -8,7 +8,7 @@ import { createLock } from './locks/create-lock.js';
 import type { LockHandle } from './locks/lock.js';
 import { persistAuth, removeAuthFiles, type PersistOutcome } from './persist.js';
 import { removeScratch } from './provision.js';
-import { loadMainState, lockHandleOf, type MainState } from './state.js';
+import { loadMainState, lockHandleIn, type MainState } from './state.js';
 import { distrustLock, distrustState } from './state-checks.js';
 import { createStore } from './stores/create-store.js';
 import { writePostSummary } from './summary.js';
@@ -119,12 +119,7 @@ async function cleanup(state: MainState, log: MainDeps['log']): Promise<void> {
 
 /** State that does not parse as a whole: its lock handle is still released when it is this job's own. */
 async function releaseFallback(ctx: RunContext, deps: MainDeps): Promise<void> {
-  let handle: LockHandle | null = null;
-  try {
-    handle = lockHandleOf((JSON.parse(core.getState('codex-auth')) as { lock?: unknown }).lock);
-  } catch {
-    handle = null;
-  }
+  const handle = lockHandleIn(core.getState('codex-auth'));
   if (!handle) return;
   const distrust = await distrustLock(handle, { ...readInputs(ctx, deps.env, deps.inputOptions), ctx });
   if (distrust) return ignoreState(distrust, deps.log);

@@ -1,6 +1,7 @@
 import * as core from '@actions/core';
 import * as z from 'zod/mini';
 import { ALL_STORES } from './inputs.js';
+import { jsonOrNull, parseJsonWith } from './json.js';
 
 /**
  * What main hands to post, under one state key. Saved first right after the lock is taken (so post can
@@ -69,18 +70,12 @@ export function saveMainState(state: MainState): void {
 export function loadMainState(): MainState | null {
   const raw = core.getState(KEY);
   if (!raw) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new Error('The state main saved is not JSON');
-  }
-  const parsed = MainStateSchema().safeParse(json);
-  if (!parsed.success) throw new Error(`The state main saved has an unexpected shape (${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`);
+  const parsed = parseJsonWith(MainStateSchema())(raw);
+  if (!parsed.success) throw new Error(parsed.notJson ? 'The state main saved is not JSON' : `The state main saved has an unexpected shape (${parsed.paths.join(', ')})`);
   return parsed.data;
 }
 
-export function lockHandleOf(json: unknown): LockHandle | null {
-  const parsed = LockHandleSchema().safeParse(json);
-  return parsed.success ? parsed.data : null;
+/** The lock handle of state that does not parse as a whole; null when even that is missing or malformed. */
+export function lockHandleIn(raw: string): LockHandle | null {
+  return jsonOrNull(z.object({ lock: LockHandleSchema() }), raw)?.lock ?? null;
 }

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as z from 'zod/mini';
 import type { RunContext } from './context.js';
 import { UserError } from './errors.js';
+import { jsonOrNull } from './json.js';
 
 const PullRequestEvent = z.looseObject({
   pull_request: z.optional(
@@ -25,13 +26,7 @@ export async function assertTrusted(ctx: RunContext, allowUntrusted: boolean): P
   }
   if (ctx.eventName !== 'pull_request' && ctx.eventName !== 'pull_request_review' && ctx.eventName !== 'pull_request_review_comment') return;
   const text = ctx.eventPath ? await fs.readFile(ctx.eventPath, 'utf8').catch(() => '') : '';
-  let event: z.infer<typeof PullRequestEvent> | null = null;
-  try {
-    const parsed = PullRequestEvent.safeParse(JSON.parse(text));
-    event = parsed.success ? parsed.data : null;
-  } catch {
-    event = null;
-  }
+  const event = jsonOrNull(PullRequestEvent, text);
   const pr = event?.pull_request;
   if (!pr) throw new UserError(`Refusing to run on a '${ctx.eventName}' event whose payload does not say where the pull request comes from. ${OPT_IN}`);
   const head = pr.head.repo?.full_name ?? '(deleted repository)';

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as z from 'zod/mini';
 import { readCredentialFile, writeCredentialFile } from '../auth-file.js';
 import { errorMessage } from '../errors.js';
+import { parseJsonWith } from '../json.js';
 import type { Log } from '../log.js';
 import path from 'node:path';
 
@@ -33,13 +34,7 @@ export async function loadStateFile(file: string, log: Log): Promise<Map<string,
     return null;
   }
   if (text === null) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = null;
-  }
-  const parsed = StateFile.safeParse(json);
+  const parsed = parseJsonWith(StateFile)(text);
   if (!parsed.success) {
     log.warning(`Ignoring the state file ${file}: it is not one \`codex-auth restore\` wrote. Nothing is persisted or released on its say-so.`);
     return null;

@@ -5,6 +5,7 @@ import * as z from 'zod/mini';
 import { runUrl } from '../context.js';
 import { errorMessage, UserError } from '../errors.js';
 import { createGithubApi, repoPath, type GithubApi } from '../github.js';
+import { jsonOrNull } from '../json.js';
 import { ensurePrivateDir } from '../auth-file.js';
 import { leaseMsFrom, ownerFor, type Acquired, type Lock, type LockDeps, type LockHandle, type LockOwner } from './lock.js';
 
@@ -212,12 +213,7 @@ export class FileLock implements Lock {
 }
 
 function parseOwner(text: string): FileOwner | null {
-  try {
-    const parsed = FileOwner.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
+  return jsonOrNull(FileOwner, text);
 }
 
 /** A takeover guard's maker and time; an unreadable one is as old as can be. */

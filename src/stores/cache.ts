@@ -6,6 +6,7 @@ import * as z from 'zod/mini';
 import { parseAuthFile, type AuthFile } from '../auth-file.js';
 import { errorMessage, UserError } from '../errors.js';
 import { fetchFor } from '../github.js';
+import { jsonOrNull } from '../json.js';
 import { open, seal, sealKey, SealError, type SealKey } from './seal.js';
 import { swapDecision, type PersistResult, type Store, type StoreDeps, type Stored } from './store.js';
 
@@ -258,8 +259,7 @@ const EventPayload = z.object({ repository: z.optional(z.object({ default_branch
 async function defaultBranchOf(eventPath: string): Promise<string | null> {
   if (!eventPath) return null;
   try {
-    const parsed = EventPayload.safeParse(JSON.parse(await fs.readFile(eventPath, 'utf8')));
-    return (parsed.success && parsed.data.repository?.default_branch) || null;
+    return jsonOrNull(EventPayload, await fs.readFile(eventPath, 'utf8'))?.repository?.default_branch || null;
   } catch {
     return null;
   }

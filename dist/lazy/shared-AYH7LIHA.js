@@ -1,0 +1,2 @@
+import{createRequire as __createRequire}from"node:module";const require=__createRequire(import.meta.url);
+function a(e){return t=>{let s;try{s=JSON.parse(t)}catch{return{success:!1,notJson:!0}}let n=e.safeParse(s);return n.success?{success:!0,data:n.data}:{success:!1,notJson:!1,paths:n.error.issues.map(r=>r.path.join("."))}}}function o(e,t){let s=a(e)(t);return s.success?s.data:null}export{o as a};
