@@ -4,9 +4,10 @@ import path from 'node:path';
 import * as z from 'zod/mini';
 import { runUrl } from '../context.js';
 import { errorMessage, UserError } from '../errors.js';
-import { createGithubApi, repoPath, type GithubApi } from '../github.js';
+import { createGithubApi, type GithubApi } from '../github.js';
 import { jsonOrNull } from '../json.js';
 import { ensurePrivateDir } from '../auth-file.js';
+import { canAskAbout, runAttemptStatus } from './run-status.js';
 import { leaseMsFrom, ownerFor, type Acquired, type Lock, type LockDeps, type LockHandle, type LockOwner } from './lock.js';
 
 const FileOwner = z.object({
@@ -139,17 +140,16 @@ export class FileLock implements Lock {
    */
   private async runCompleted(holder: FileOwner, acquireDeadline: number, signal: AbortSignal | undefined): Promise<string> {
     const { ctx, clock, log, githubToken } = this.deps;
-    if (!githubToken || !/^\d+$/.test(holder.runId) || !/^\d+$/.test(holder.runAttempt) || !/^[\w.-]+\/[\w.-]+$/.test(holder.repository)) return '';
+    if (!githubToken || !canAskAbout(holder)) return '';
     const now = clock.now();
     if ((this.nextRunCheck.get(holder.token) ?? 0) > now) return '';
     this.nextRunCheck.set(holder.token, now + RUN_CHECK_MS);
     try {
       this.api ??= createGithubApi({ apiUrl: ctx.apiUrl, token: githubToken, clock, log, attempts: 1, attemptTimeoutMs: 5000 });
-      const path = `${repoPath(holder.repository)}/actions/runs/${holder.runId}/attempts/${holder.runAttempt}`;
       const deadline = Math.min(now + RUN_CHECK_TIMEOUT_MS, acquireDeadline);
-      const run = await (await this.api).request<{ status?: string; conclusion?: string | null }>('GET', path, { conditional: true, accept: [401, 403, 404], deadline, signal });
-      if (run.status !== 200 || run.data?.status !== 'completed') return '';
-      return `belongs to a run attempt the GitHub API reports completed${run.data.conclusion ? ` (${run.data.conclusion})` : ''}`;
+      const run = await runAttemptStatus(await this.api, holder, { unreadable: [401, 403], deadline, signal });
+      if (run.state !== 'completed') return '';
+      return `belongs to a run attempt the GitHub API reports completed${run.conclusion ? ` (${run.conclusion})` : ''}`;
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       log.debug(`Could not ask the GitHub API about the lock holder's run: ${errorMessage(error)}`);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { runUrl } from '../context.js';
 import { UserError } from '../errors.js';
 import { createGithubApi, GithubApiError, repoPath, type FetchLike, type GithubApi } from '../github.js';
+import { canAskAbout, runAttemptStatus } from './run-status.js';
 import { LEASE_MS, leaseMsFrom, RELEASE_TIMEOUT_MS, type Acquired, type Lock, type LockDeps, type LockHandle } from './lock.js';
 
 /**
@@ -231,18 +232,16 @@ class RefQueue {
 
   /** What the runs API says of a ticket's run attempt; null when it cannot tell (then only the lease counts). */
   async runState(t: Ticket, call: Call): Promise<RunState> {
-    if (!/^[\w.-]+\/[\w.-]+$/.test(t.repository) || !/^\d+$/.test(t.runId) || !/^\d+$/.test(t.runAttempt)) return { alive: null };
-    const run = await this.api.request<{ status?: string; conclusion?: string | null }>('GET', `${repoPath(t.repository)}/actions/runs/${t.runId}/attempts/${t.runAttempt}`, { conditional: true, accept: [403, 404], ...call });
-    if (run.status === 200) {
-      if (run.data?.status !== 'completed') return { alive: true };
-      return { alive: false, reason: `its run attempt completed${run.data.conclusion ? ` (${run.data.conclusion})` : ''}` };
-    }
-    if (run.status === 404) {
+    if (!canAskAbout(t)) return { alive: null };
+    const run = await runAttemptStatus(this.api, t, { unreadable: [403], ...call });
+    if (run.state === 'running') return { alive: true };
+    if (run.state === 'completed') return { alive: false, reason: `its run attempt completed${run.conclusion ? ` (${run.conclusion})` : ''}` };
+    if (run.state === 'missing') {
       // A run we cannot see looks the same as one that is gone: ask whether the repository is visible at all.
       const repo = await this.api.request('GET', repoPath(t.repository), { conditional: true, accept: [403, 404], ...call });
       if (repo.status === 200) return { alive: false, reason: 'its run no longer exists' };
     }
-    this.noticeOnce(t.repository, `Cannot read the workflow runs of ${t.repository} (HTTP ${run.status}), so a holder there that died is only recognized when its lease runs out. Give the \`github-token\` \`actions: read\` on ${t.repository} for faster recovery.`);
+    this.noticeOnce(t.repository, `Cannot read the workflow runs of ${t.repository} (HTTP ${run.state === 'missing' ? 404 : run.status}), so a holder there that died is only recognized when its lease runs out. Give the \`github-token\` \`actions: read\` on ${t.repository} for faster recovery.`);
     return { alive: null };
   }
 
