@@ -4,7 +4,7 @@ import { nextRefreshAt } from './auth-file.js';
 import { readContext, type RunContext } from './context.js';
 import { errorMessage, stackOf } from './errors.js';
 import { readInputs } from './inputs.js';
-import { createLock } from './locks/create-lock.js';
+import { releaseLock } from './locks/create-lock.js';
 import type { LockHandle } from './locks/lock.js';
 import { persistAuth, removeAuthFiles, type PersistOutcome } from './persist.js';
 import { removeScratch } from './provision.js';
@@ -87,16 +87,7 @@ async function release(handle: LockHandle | null, { log, clock, env, context }: 
   if (!handle || handle.kind === 'none') return;
   try {
     // Only the handle decides what is released: post never re-derives main's lock from the inputs.
-    const lock = await createLock(handle.kind, {
-      ctx: (context ?? readContext)(env),
-      log,
-      clock,
-      codexHome: handle.kind === 'file' ? path.dirname(handle.path) : '',
-      key: '',
-      lockRepository: handle.kind === 'github' ? handle.repository : '',
-      githubToken: core.getInput('github-token'),
-    });
-    await lock.release(handle);
+    await releaseLock(handle, { ctx: (context ?? readContext)(env), log, clock, githubToken: core.getInput('github-token') });
     log.info(`Released the ${handle.kind} lock at ${new Date(clock.now()).toISOString()}.`);
   } catch (error) {
     log.warning(`Could not release the lock: ${errorMessage(error)}. It will be taken over when its lease runs out.`);

@@ -1,5 +1,5 @@
 import type { LockKind } from '../inputs.js';
-import type { Lock, LockDeps, LockHandle } from './lock.js';
+import type { Lock, LockDeps, LockHandle, ReleaseDeps } from './lock.js';
 import { NoLock } from './none.js';
 
 /** Backends are loaded on demand, so a path pays only for the one it uses. */
@@ -11,5 +11,17 @@ export async function createLock(kind: LockKind | LockHandle['kind'], deps: Lock
       return new (await import('./file.js')).FileLock(deps);
     case 'github':
       return new (await import('./github.js')).GithubLock(deps);
+  }
+}
+
+/** Post's release of the handle main saved: only the handle says what is released, and where. */
+export async function releaseLock(handle: LockHandle, deps: ReleaseDeps): Promise<void> {
+  switch (handle.kind) {
+    case 'none':
+      return;
+    case 'file':
+      return (await import('./file.js')).releaseFileLock(handle, deps);
+    case 'github':
+      return (await import('./github.js')).releaseTicket(handle, deps);
   }
 }

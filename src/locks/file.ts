@@ -8,7 +8,7 @@ import { createGithubApi, type GithubApi } from '../github.js';
 import { jsonOrNull } from '../json.js';
 import { ensurePrivateDir } from '../auth-file.js';
 import { canAskAbout, runAttemptStatus } from './run-status.js';
-import { leaseMsFrom, ownerFor, type Acquired, type Lock, type LockDeps, type LockHandle, type LockOwner } from './lock.js';
+import { leaseMsFrom, ownerFor, type Acquired, type Lock, type LockDeps, type LockHandle, type LockOwner, type ReleaseDeps } from './lock.js';
 
 const FileOwner = z.object({
   token: z.string(),
@@ -90,15 +90,8 @@ export class FileLock implements Lock {
    * So the file is first renamed to a name only this call uses (atomic: whatever sits at the lock path at
    * that instant is what moved), its owner is read from there, and only then is it unlinked.
    */
-  async release(handle: LockHandle): Promise<void> {
-    if (handle.kind !== 'file') return;
-    // A cheap look first: a lock that is plainly someone else's is never moved at all.
-    const holder = await this.readHolder(handle.path);
-    if (!holder || holder.token !== handle.token) return;
-    const moved = await compareAndDelete(handle.path, (text) => parseOwner(text)?.token === handle.token);
-    if (moved === 'restored' || moved === 'lost') {
-      this.deps.log.warning(`The lock ${handle.path} was taken over (this job's lease ran out) just as it was released; ${moved === 'restored' ? 'the new holder keeps it' : 'another waiter took it in the same instant'}.`);
-    }
+  release(handle: LockHandle): Promise<void> {
+    return releaseFileLock(handle, this.deps);
   }
 
   /** Writes the owner to a private temp file, then links it into place: the lock is never seen half-written. */
@@ -116,16 +109,8 @@ export class FileLock implements Lock {
     }
   }
 
-  private async readHolder(file = this.lockPath): Promise<FileOwner | null> {
-    let text: string;
-    try {
-      text = await fs.readFile(file, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
-    // an unreadable lock is treated as held by nobody we can name, with an expired lease
-    return parseOwner(text) ?? { token: `unparseable:${text.length}`, repository: '?', runId: '?', runAttempt: '?', job: '?', runnerName: '', acquiredAt: 0, leaseUntil: 0 };
+  private readHolder(file = this.lockPath): Promise<FileOwner | null> {
+    return readHolder(file);
   }
 
   private isThisJob(holder: FileOwner): boolean {
@@ -210,6 +195,30 @@ export class FileLock implements Lock {
     if (text === null || !stale(text)) return;
     await compareAndDelete(guard, stale);
   }
+}
+
+/** Releases only the caller's own hold (the handle's token): post's release, and FileLock's. */
+export async function releaseFileLock(handle: LockHandle, { log }: Pick<ReleaseDeps, 'log'>): Promise<void> {
+  if (handle.kind !== 'file') return;
+  // A cheap look first: a lock that is plainly someone else's is never moved at all.
+  const holder = await readHolder(handle.path);
+  if (!holder || holder.token !== handle.token) return;
+  const moved = await compareAndDelete(handle.path, (text) => parseOwner(text)?.token === handle.token);
+  if (moved === 'restored' || moved === 'lost') {
+    log.warning(`The lock ${handle.path} was taken over (this job's lease ran out) just as it was released; ${moved === 'restored' ? 'the new holder keeps it' : 'another waiter took it in the same instant'}.`);
+  }
+}
+
+async function readHolder(file: string): Promise<FileOwner | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  // an unreadable lock is treated as held by nobody we can name, with an expired lease
+  return parseOwner(text) ?? { token: `unparseable:${text.length}`, repository: '?', runId: '?', runAttempt: '?', job: '?', runnerName: '', acquiredAt: 0, leaseUntil: 0 };
 }
 
 function parseOwner(text: string): FileOwner | null {

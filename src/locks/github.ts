@@ -3,7 +3,7 @@ import { runUrl } from '../context.js';
 import { UserError } from '../errors.js';
 import { createGithubApi, GithubApiError, repoPath, type FetchLike, type GithubApi } from '../github.js';
 import { canAskAbout, runAttemptStatus } from './run-status.js';
-import { LEASE_MS, leaseMsFrom, RELEASE_TIMEOUT_MS, type Acquired, type Lock, type LockDeps, type LockHandle } from './lock.js';
+import { LEASE_MS, leaseMsFrom, RELEASE_TIMEOUT_MS, type Acquired, type Lock, type LockDeps, type LockHandle, type ReleaseDeps } from './lock.js';
 
 /**
  * `lock: github` (DESIGN §4): a FIFO queue of refs `refs/codex-auth-locks/<key>/<ticket>` in
@@ -140,14 +140,8 @@ export class GithubLock implements Lock {
     return waiter.run(timeoutMs, signal);
   }
 
-  /** Deletes the caller's own ticket; a ticket already gone (404, or GitHub's 422) is fine. */
-  async release(handle: LockHandle): Promise<void> {
-    if (handle.kind !== 'github') return;
-    if (!handle.ref.startsWith(`refs/${REF_NAMESPACE}/`)) throw new Error(`Refusing to delete ${handle.ref}: not a codex-auth lock ticket`);
-    // The API URL is the run's, never the handle's: a handle comes back through state, which post does not trust.
-    const api = await this.api(this.deps.ctx.apiUrl);
-    const gone = await deleteRef(api, handle.repository, handle.ref, { deadline: this.deps.clock.now() + RELEASE_TIMEOUT_MS });
-    if (gone) this.deps.log.info(`The lock ticket ${handle.ref} was already gone (another job took this one for dead).`);
+  release(handle: LockHandle): Promise<void> {
+    return releaseTicket(handle, this.deps, () => this.api(this.deps.ctx.apiUrl));
   }
 
   /** CODEX_AUTH_LOCK_LEASE_SECONDS: how long a ticket may live without its post step (tests, and jobs longer than 6 h). */
@@ -164,6 +158,20 @@ export class GithubLock implements Lock {
     }
     return api;
   }
+}
+
+/**
+ * Deletes the caller's own ticket; a ticket already gone (404, or GitHub's 422) is fine. Post's release, and
+ * GithubLock's (which passes its own client).
+ */
+export async function releaseTicket(handle: LockHandle, deps: ReleaseDeps, api?: () => Promise<GithubApi>): Promise<void> {
+  if (handle.kind !== 'github') return;
+  if (!handle.ref.startsWith(`refs/${REF_NAMESPACE}/`)) throw new Error(`Refusing to delete ${handle.ref}: not a codex-auth lock ticket`);
+  const { ctx, clock, log, githubToken } = deps;
+  // The API URL is the run's, never the handle's: a handle comes back through state, which post does not trust.
+  const client = await (api ? api() : createGithubApi({ apiUrl: ctx.apiUrl, token: githubToken, clock, log }));
+  const gone = await deleteRef(client, handle.repository, handle.ref, { deadline: clock.now() + RELEASE_TIMEOUT_MS });
+  if (gone) log.info(`The lock ticket ${handle.ref} was already gone (another job took this one for dead).`);
 }
 
 /** When a call gives up, and what cancels it: a waiter's calls end with its `lock-timeout`. */

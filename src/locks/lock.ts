@@ -42,6 +42,9 @@ export interface LockDeps {
   githubToken: string;
 }
 
+/** What releasing a saved handle needs: post has no key, codex-home or lock repository of its own to give. */
+export type ReleaseDeps = Pick<LockDeps, 'ctx' | 'log' | 'clock' | 'githubToken'>;
+
 /** How long post's release may take (a DELETE and its retries): it must not hold up the end of the job. */
 export const RELEASE_TIMEOUT_MS = 60_000;
 
