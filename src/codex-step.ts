@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import { stat } from 'node:fs/promises';
 import { runCodexExec } from './codex.js';
 import { UserError } from './errors.js';
+import { output } from './outputs.js';
 
 export { ensureCodex } from './codex.js';
 import type { RunContext } from './context.js';
@@ -26,9 +27,9 @@ export async function runCodexStep(options: { ctx: RunContext; inputs: Inputs; c
     // before `refreshed()`: the refreshed file is back in codex-home only once the agent is done
     await agent?.finish();
   }
-  core.setOutput('refreshed', String(await options.refreshed()));
-  core.setOutput('exit-code', String(result.exitCode));
-  core.setOutput('final-message', result.finalMessage);
+  output.refreshed(await options.refreshed());
+  output.exitCode(result.exitCode);
+  output.finalMessage(result.finalMessage);
   if (result.exitCode !== 0) {
     const { reportCodexFailure } = await import('./summary.js');
     await reportCodexFailure(result, inputs);

@@ -4,6 +4,7 @@ import type { RunContext } from './context.js';
 import { ensurePrivateDir } from './auth-file.js';
 import type { Inputs } from './inputs.js';
 import { systemClock, type Clock, type Log } from './log.js';
+import { output } from './outputs.js';
 import { saveMainState, type MainState } from './state.js';
 
 /**
@@ -23,12 +24,12 @@ export async function loginWithSecret(ctx: RunContext, inputs: Inputs, prompt: s
   else await codexLogin(codex, inputs.codexHome, '--with-api-key', inputs.openaiApiKey);
   log.info(`Codex is signed in with ${apiKey ? 'the API key' : 'the access token'} in ${inputs.codexHome}.`);
   core.exportVariable('CODEX_HOME', inputs.codexHome);
-  core.setOutput('codex-home', inputs.codexHome);
-  core.setOutput('source', inputs.mode);
-  core.setOutput('stale', 'false');
-  core.setOutput('last-refresh', '');
-  core.setOutput('refreshed', 'false');
-  core.setOutput('lock-wait-seconds', '0');
+  output.codexHome(inputs.codexHome);
+  output.source(inputs.mode);
+  output.stale(false);
+  output.lastRefresh(null);
+  output.refreshed(false);
+  output.lockWait(null);
   if (!prompt) {
     if (token) await (await import('./access-token-report.js')).reportCheck(token, log);
     return;
@@ -39,9 +40,9 @@ export async function loginWithSecret(ctx: RunContext, inputs: Inputs, prompt: s
 
 /** Shape and expiry, before Codex runs; `expires-at` as soon as it is known. */
 async function inspect(accessToken: string, clock: Clock, log: Log): Promise<AccessToken> {
-  const { inspectAccessToken, expiresAtOutput } = await import('./access-token.js');
+  const { inspectAccessToken } = await import('./access-token.js');
   const token = inspectAccessToken(accessToken, clock.now(), (message) => log.warning(message));
-  core.setOutput('expires-at', expiresAtOutput(token));
+  output.expiresAt(token.kind === 'agent-identity' ? token.expiresAt : null);
   return token;
 }
 

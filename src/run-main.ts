@@ -7,6 +7,7 @@ import { errorMessage, stackOf, UserError } from './errors.js';
 import { readInputs, type Inputs } from './inputs.js';
 import { createLock } from './locks/create-lock.js';
 import type { Acquired, Lock } from './locks/lock.js';
+import { output } from './outputs.js';
 import { provisionAuth, updateBackup, type Provisioned } from './provision.js';
 import { assertSupportedPlatform } from './platform.js';
 import { randomHex } from './random.js';
@@ -43,7 +44,7 @@ async function main(deps: MainDeps): Promise<void> {
     const { shareStream } = await import('./shared-scope.js');
     const job = await shareStream({ ctx, inputs, state, lock, acquiredAt, log: deps.log, clock: deps.clock });
     publishAuth(job.codexHome, job.auth, job.source, deps);
-    if (!prompt) return core.setOutput('refreshed', String(job.refreshedAhead));
+    if (!prompt) return output.refreshed(job.refreshedAhead);
     const { ensureCodex, runCodexStep } = await import('./codex-step.js');
     const codex = await ensureCodex(inputs.codexVersion, ctx, deps.log);
     return runCodexStep({ ctx, inputs: { ...inputs, codexHome: job.codexHome }, codex, prompt, state, refreshed: () => Promise.resolve(job.refreshedAhead) });
@@ -58,7 +59,7 @@ async function main(deps: MainDeps): Promise<void> {
   }
   publishAuth(inputs.codexHome, auth, provisioned.source, deps);
   if (!prompt) {
-    core.setOutput('refreshed', String(inputs.refresh === 'force'));
+    output.refreshed(inputs.refresh === 'force');
     return;
   }
   const { ensureCodex, runCodexStep } = await import('./codex-step.js');
@@ -74,7 +75,7 @@ async function takeLock(ctx: RunContext, inputs: Inputs, { log, clock }: MainDep
   // loginHome: post cleans up codex-home even if main fails between writing auth.json and saving `ready`
   const state: MainState = { v: 1, lock: acquired.handle, lockWaitMs: acquired.waitedMs, loginHome: { codexHome: inputs.codexHome, cleanup: inputs.cleanup } };
   saveMainState(state);
-  core.setOutput('lock-wait-seconds', (acquired.waitedMs / 1000).toFixed(3));
+  output.lockWait(acquired.waitedMs);
   const acquiredAt = clock.now();
   if (acquired.handle.kind !== 'none') log.info(`Holding the ${acquired.handle.kind} lock since ${new Date(acquiredAt).toISOString()} (waited ${(acquired.waitedMs / 1000).toFixed(1)} s; \`lock-scope: ${inputs.lockScope}\`).`);
   return { state, lock, acquiredAt };
@@ -110,11 +111,11 @@ function publishAuth(codexHome: string, auth: AuthFile, source: string, { log, c
   const { info } = auth;
   const stale = isStale(info, clock.now());
   core.exportVariable('CODEX_HOME', codexHome);
-  core.setOutput('codex-home', codexHome);
-  core.setOutput('source', source);
-  core.setOutput('last-refresh', iso(info.lastRefresh));
-  core.setOutput('stale', String(stale));
-  core.setOutput('expires-at', iso(info.accessExpires));
+  output.codexHome(codexHome);
+  output.source(source);
+  output.lastRefresh(info.lastRefresh);
+  output.stale(stale);
+  output.expiresAt(info.accessExpires);
   const expires = info.accessExpires === null ? 'the access token has no expiry' : `the access token expires ${iso(info.accessExpires)}`;
   log.info(`auth.json for ${maskEmail(info.email)} (account ${info.accountId}) is in ${codexHome}; last refresh ${iso(info.lastRefresh) || 'unknown'}; ${expires}${stale ? '; Codex will refresh it on its next request' : ''}.`);
 }
