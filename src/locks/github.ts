@@ -58,8 +58,6 @@ const RUN_CHECK_MAX_MS = 60_000;
 const STALLED_MS = 120_000;
 /** A ticket just made may take a moment to show in listings. */
 const VISIBLE_WITHIN_MS = 10_000;
-const REQUEUED = -1;
-const NOT_LISTED_YET = -2;
 /** Git allows long names, but a ref component is a file name in many stores. */
 const MAX_NAME_LENGTH = 240;
 
@@ -292,19 +290,83 @@ class RefQueue {
   }
 }
 
-/** One acquire: the ticket, what was seen of the queue, and the polling policy. */
+/**
+ * A waiter's polling budget, a token bucket: BUDGET_PER_MINUTE charged requests a minute, bursts of
+ * BUDGET_BURST. It is charged with what GitHub charged (a 304 costs nothing); queueing, listing a new ticket
+ * and removing dead ones are not polls and are passed over.
+ */
+class PollBudget {
+  private tokens = BUDGET_BURST;
+  private tokensAt: number;
+  private charged: number;
+
+  constructor(
+    private readonly api: GithubApi,
+    now: number,
+  ) {
+    this.tokensAt = now;
+    this.charged = api.stats.charged;
+  }
+
+  /** What GitHub charged since the last call is not a poll. */
+  passOver(): void {
+    this.charged = this.api.stats.charged;
+  }
+
+  /** Charges the budget with what GitHub charged since the last call. */
+  spend(now: number): void {
+    this.refill(now);
+    this.tokens = Math.max(-1, this.tokens - (this.api.stats.charged - this.charged));
+    this.charged = this.api.stats.charged;
+  }
+
+  /** How long the next poll must wait for a token (0 when one is there). */
+  waitMs(now: number): number {
+    return this.refill(now) >= 1 ? 0 : ((1 - this.tokens) * 60_000) / BUDGET_PER_MINUTE;
+  }
+
+  private refill(now: number): number {
+    this.tokens = Math.min(BUDGET_BURST, this.tokens + ((now - this.tokensAt) * BUDGET_PER_MINUTE) / 60_000);
+    this.tokensAt = now;
+    return this.tokens;
+  }
+}
+
+/** This job's ticket. `basis`: the tickets listed when it was named (empty for the first). */
+interface OwnTicket {
+  ref: string;
+  createdAt: number;
+  seen: boolean;
+  settled: boolean;
+  basis: Set<string>;
+}
+
+/** The ticket just ahead, which a waiter watches and checks. */
+interface Ahead {
+  ticket: Ticket;
+  since: number;
+  frontSince: number | null;
+  checkAt: number;
+}
+
+/** Where a listing puts this job's ticket. */
+type Place =
+  | { kind: 'holding' }
+  | { kind: 'waiting'; ahead: Ticket }
+  /** just made, and not in listings yet */
+  | { kind: 'not-listed-yet' }
+  /** gone, or possibly named before a ticket that already holds: `own` is the ticket queued instead */
+  | { kind: 'requeued'; own: OwnTicket };
+
+/** One acquire: the ticket, what was seen of the queue, and when to poll. */
 class Waiter {
-  /** `basis`: the tickets listed when this one was named (empty for the first) */
-  private own: { ref: string; createdAt: number; seen: boolean; settled: boolean; basis: Set<string> } | null = null;
-  /** the ticket just ahead, which this waiter watches and checks */
-  private ahead: { ticket: Ticket; since: number; frontSince: number | null; checkAt: number } | null = null;
+  private own: OwnTicket | null = null;
+  private ahead: Ahead | null = null;
   /** the place last listed, and the front ticket then (for messages) */
   private view = { position: 0, at: 0, front: '', frontSince: 0 };
   private holdEstimate = INITIAL_HOLD_MS;
   private announced = '';
-  private tokens = BUDGET_BURST;
-  private tokensAt: number;
-  private charged: number;
+  private readonly budget: PollBudget;
   private started = 0;
   private deadline = 0;
   private signal: AbortSignal | undefined;
@@ -316,8 +378,7 @@ class Waiter {
     private readonly random: () => number,
     private readonly leaseSeconds: number,
   ) {
-    this.tokensAt = deps.clock.now();
-    this.charged = api.stats.charged;
+    this.budget = new PollBudget(api, deps.clock.now());
   }
 
   async run(timeoutMs: number, signal?: AbortSignal): Promise<Acquired> {
@@ -327,19 +388,20 @@ class Waiter {
     this.signal = signal;
     const requests = this.api.stats.requests;
     try {
-      await this.enqueue([]);
+      let own = await this.enqueue([]);
       for (;;) {
         signal?.throwIfAborted();
-        const settling = !this.own?.settled;
+        const settling = !own.settled;
         const tickets = await this.queue.list(this.call);
-        if (settling) this.uncharged();
-        else this.spend();
-        const position = await this.place(tickets);
-        if (position === 0) return this.acquired(requests);
+        if (settling) this.budget.passOver();
+        else this.budget.spend(clock.now());
+        const place = await this.place(own, tickets);
+        if (place.kind === 'holding') return this.acquired(own, requests);
+        if (place.kind === 'requeued') own = place.own;
         if (clock.now() >= this.deadline) throw this.timeout(tickets);
-        if (position === REQUEUED) continue;
-        if (position === NOT_LISTED_YET) await clock.sleep(Math.min(300, this.deadline - clock.now()), signal);
-        else await this.watch(tickets[position - 1] as Ticket, signal);
+        if (place.kind === 'requeued') continue;
+        if (place.kind === 'not-listed-yet') await clock.sleep(Math.min(300, this.deadline - clock.now()), signal);
+        else await this.watch(place.ahead, signal);
       }
     } catch (error) {
       await this.abandon();
@@ -353,12 +415,13 @@ class Waiter {
   }
 
   /** Queues a ticket, named after the later of now and the last of `seen` (the listing, when queueing again). */
-  private async enqueue(seen: Ticket[]): Promise<void> {
+  private async enqueue(seen: Ticket[]): Promise<OwnTicket> {
     const now = this.deps.clock.now();
     const seq = Math.max(now, ...seen.map((t) => t.seq + 1));
     const { ctx } = this.deps;
     const name = ticketName(seq, randomBytes(4).toString('hex'), { repository: ctx.repository, runId: ctx.runId, runAttempt: ctx.runAttempt, job: ctx.job, runnerName: ctx.runnerName, leaseSeconds: this.leaseSeconds });
-    this.own = { ref: this.queue.prefix + name, createdAt: now, seen: false, settled: false, basis: new Set(seen.map((t) => t.ref)) };
+    const own: OwnTicket = { ref: this.queue.prefix + name, createdAt: now, seen: false, settled: false, basis: new Set(seen.map((t) => t.ref)) };
+    this.own = own;
     try {
       await this.queue.create(name, this.call);
     } catch (error) {
@@ -366,43 +429,41 @@ class Waiter {
       if (error instanceof UserError || error instanceof GithubApiError) this.own = null;
       throw error;
     } finally {
-      this.uncharged();
+      this.budget.passOver();
     }
+    return own;
   }
 
-  private async requeue(tickets: Ticket[]): Promise<void> {
-    const old = this.own?.ref;
-    if (old) await this.queue.remove(old, this.call);
+  private async requeue(own: OwnTicket, tickets: Ticket[]): Promise<OwnTicket> {
+    await this.queue.remove(own.ref, this.call);
     this.own = null;
-    this.uncharged();
-    await this.enqueue(tickets.filter((t) => t.ref !== old));
+    this.budget.passOver();
+    return this.enqueue(tickets.filter((t) => t.ref !== own.ref));
   }
 
   /**
-   * Our place in the queue (0 = holding); NOT_LISTED_YET when a new ticket does not show yet; REQUEUED when
-   * it is gone, or when it may have been named before a ticket that already holds (see the comment at the
-   * top). A ticket after ours in its first listing is harmless when a ticket of the listing ours was named
-   * from is still there: that one existed all along, so no ticket named after it can have found itself first.
+   * Our place in the queue; queued again ('requeued') when our ticket is gone, or when it may have been
+   * named before a ticket that already holds (see the comment at the top). A ticket after ours in its first listing is
+   * harmless when a ticket of the listing ours was named from is still there: that one existed all along, so
+   * no ticket named after it can have found itself first.
    */
-  private async place(tickets: Ticket[]): Promise<number> {
-    const own = this.own as NonNullable<Waiter['own']>;
+  private async place(own: OwnTicket, tickets: Ticket[]): Promise<Place> {
     const now = this.deps.clock.now();
     const index = tickets.findIndex((t) => t.ref === own.ref);
     if (index < 0) {
-      if (!own.seen && now - own.createdAt < VISIBLE_WITHIN_MS) return NOT_LISTED_YET;
+      if (!own.seen && now - own.createdAt < VISIBLE_WITHIN_MS) return { kind: 'not-listed-yet' };
       this.deps.log.warning(`This job's lock ticket ${own.ref} is gone (another job took this run for dead?); queueing again.`);
-      await this.requeue(tickets);
-      return REQUEUED;
+      return { kind: 'requeued', own: await this.requeue(own, tickets) };
     }
     own.seen = true;
     if (!own.settled && index < tickets.length - 1 && !tickets.some((t) => own.basis.has(t.ref))) {
       this.deps.log.debug(`Ticket ${own.ref} was named before ${tickets.length - 1 - index} ticket(s) made before it; queueing again after them.`);
-      await this.requeue(tickets);
-      return REQUEUED;
+      return { kind: 'requeued', own: await this.requeue(own, tickets) };
     }
     own.settled = true;
     this.observe(tickets, index, now);
-    return index;
+    const ahead = tickets[index - 1];
+    return ahead ? { kind: 'waiting', ahead } : { kind: 'holding' };
   }
 
   /** Learns from each listing how fast the queue moves (it sets how often we poll), and who holds. */
@@ -433,15 +494,16 @@ class Waiter {
    */
   private async watch(ahead: Ticket, signal?: AbortSignal): Promise<void> {
     const { clock } = this.deps;
-    if (this.ahead?.ticket.ref !== ahead.ref) this.ahead = { ticket: ahead, since: clock.now(), frontSince: null, checkAt: 0 };
+    const watched = this.ahead?.ticket.ref === ahead.ref ? this.ahead : { ticket: ahead, since: clock.now(), frontSince: null, checkAt: 0 };
+    this.ahead = watched;
     const relistAt = clock.now() + STALLED_MS;
     for (;;) {
-      if (await this.removeIfDead()) return;
+      if (await this.removeIfDead(watched)) return;
       await clock.sleep(this.delay(), signal);
       const now = clock.now();
       if (now >= this.deadline || now >= relistAt) return;
       const exists = await this.queue.exists(ahead.ref, this.call);
-      this.spend();
+      this.budget.spend(clock.now());
       if (!exists) return;
     }
   }
@@ -450,8 +512,7 @@ class Waiter {
    * Removes the ticket ahead when its lease ran out or its run attempt is over. Its run is asked about every
    * few seconds once it is probably the holder (the longer it holds, the less often), else every 2 minutes.
    */
-  private async removeIfDead(): Promise<boolean> {
-    const ahead = this.ahead as NonNullable<Waiter['ahead']>;
+  private async removeIfDead(ahead: Ahead): Promise<boolean> {
     const { ticket } = ahead;
     const now = this.deps.clock.now();
     let reason = ticket.leaseUntil <= now ? `its lease ran out at ${new Date(ticket.leaseUntil).toISOString()}` : '';
@@ -464,13 +525,13 @@ class Waiter {
       if (!ahead.checkAt) ahead.checkAt = ahead.since + STALLED_MS;
       if (now < ahead.checkAt) return false;
       const state = await this.queue.runState(ticket, this.call);
-      this.spend();
+      this.budget.spend(this.deps.clock.now());
       ahead.checkAt = now + (ahead.frontSince === null ? STALLED_MS : clamp((now - ahead.frontSince) / 3, RUN_CHECK_MIN_MS, RUN_CHECK_MAX_MS));
       if (state.alive !== false) return false;
       reason = state.reason;
     }
     const gone = await this.queue.remove(ticket.ref, this.call);
-    this.uncharged();
+    this.budget.passOver();
     if (!gone) this.deps.log.info(`Removed the lock ticket of ${describe(ticket, this.deps)}: ${reason}.`);
     return true;
   }
@@ -481,31 +542,11 @@ class Waiter {
     const position = this.estimatedPosition(now);
     const base = position <= 2 ? HEAD_POLL_MS : clamp(0.25 * (position - 1) * this.holdEstimate, MIN_POLL_MS, MAX_POLL_MS);
     const jittered = base * (0.75 + 0.5 * this.random());
-    const budget = this.refill(now) >= 1 ? 0 : ((1 - this.tokens) * 60_000) / BUDGET_PER_MINUTE;
-    const wait = Math.max(jittered, budget, this.api.pace());
+    const wait = Math.max(jittered, this.budget.waitMs(now), this.api.pace());
     return Math.max(1, Math.min(wait, this.deadline - now));
   }
 
-  /** Queueing, listing a new ticket and removing dead ones are not polls: they stay out of the polling budget. */
-  private uncharged(): void {
-    this.charged = this.api.stats.charged;
-  }
-
-  /** Charges the polling budget with what GitHub charged since the last call (a 304 costs nothing). */
-  private spend(): void {
-    this.refill(this.deps.clock.now());
-    this.tokens = Math.max(-1, this.tokens - (this.api.stats.charged - this.charged));
-    this.charged = this.api.stats.charged;
-  }
-
-  private refill(now: number): number {
-    this.tokens = Math.min(BUDGET_BURST, this.tokens + ((now - this.tokensAt) * BUDGET_PER_MINUTE) / 60_000);
-    this.tokensAt = now;
-    return this.tokens;
-  }
-
-  private acquired(requestsBefore: number): Acquired {
-    const own = this.own as NonNullable<Waiter['own']>;
+  private acquired(own: OwnTicket, requestsBefore: number): Acquired {
     const waitedMs = this.deps.clock.now() - this.started;
     const { requests } = this.api.stats;
     this.deps.log.info(`Acquired the lock \`${this.deps.key}\` in ${this.queue.repo} after ${(waitedMs / 1000).toFixed(1)} s (${requests - requestsBefore} API requests): ${own.ref}.`);
