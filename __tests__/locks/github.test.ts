@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { readContext } from '../../src/context.js';
 import { UserError } from '../../src/errors.js';
-import { createGithubApi, DEFAULT_DEADLINE_MS, GithubApiError, RateLimitError } from '../../src/github.js';
+import { RateLimitError } from '../../src/github.js';
 import type { Acquired, LockDeps, LockHandle } from '../../src/locks/lock.js';
 import { GithubLock, parseTicket, ticketName, type GithubLockEdges } from '../../src/locks/github.js';
 import type { Clock, Log } from '../../src/log.js';
@@ -312,96 +312,6 @@ describe('GithubLock', () => {
       expect(charged).toBeLessThanOrEqual(3 * minutes); // 30 changes behind them cost them nothing
       expect(all).toBeGreaterThan(charged); // the rest were 304s
     }
-  });
-});
-
-describe('GithubApi', () => {
-  const client = (clock: Clock, log: Log = testLog()) => createGithubApi({ apiUrl: api.url, token: 'ghs_client', clock, log });
-
-  test('a conditional GET answered 304 returns the cached body and is not charged', async () => {
-    const gh = await client(systemClock);
-    const first = await gh.request('GET', `/repos/${REPO}/git/matching-refs/codex-auth-locks/x`, { conditional: true });
-    const second = await gh.request('GET', `/repos/${REPO}/git/matching-refs/codex-auth-locks/x`, { conditional: true });
-    expect(first).toEqual({ status: 200, data: [], notModified: false });
-    expect(second).toEqual({ status: 200, data: [], notModified: true });
-    expect(gh.stats).toEqual({ requests: 2, charged: 1, notModified: 1 });
-    expect(api.charged('ghs_client')).toBe(1);
-    expect(gh.rate).toMatchObject({ limit: 5000, remaining: 4999 });
-  });
-
-  test('waits as retry-after asks, backs off on 5xx, and names method, path and status on failure', async () => {
-    const clock = fakeClock();
-    const log = testLog();
-    const gh = await client(clock, log);
-    api.failNext(1, 429, { 'retry-after': '7' });
-    api.failNext(2, 502);
-    const before = clock.now();
-    const res = await gh.request('GET', `/repos/${REPO}`);
-    expect(res.status).toBe(200);
-    expect(clock.now() - before).toBeGreaterThanOrEqual(7000);
-    expect(log.lines.join('\n')).toContain('rate limit answered GET /repos/octo/repo with HTTP 429; waiting');
-    const error = await gh.request('GET', `/repos/${REPO}/nothing`).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(GithubApiError);
-    expect((error as Error).message).toBe('GET /repos/octo/repo/nothing: HTTP 404');
-  });
-
-  test('a spent rate limit is waited out until its reset, within the deadline only', async () => {
-    const gh = await client(systemClock);
-    api.setRateLimit('ghs_client', 0, 1);
-    const started = Date.now();
-    const res = await gh.request('GET', `/repos/${REPO}`);
-    expect(res.status).toBe(200);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-
-    api.setRateLimit('ghs_client', 0, 600);
-    const error = await gh.request('GET', `/repos/${REPO}`, { deadline: Date.now() + 5000 }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ status: 403, rateLimited: true });
-    expect(gh.pace()).toBeGreaterThan(500_000);
-  });
-
-  test('a rate limit that resets after the deadline fails at once, naming the reset time and the deadline', async () => {
-    const gh = await client(systemClock);
-    api.setRateLimit('ghs_client', 0, 1800);
-    const started = Date.now();
-    const deadline = started + 60_000;
-    const error = await gh.request('GET', `/repos/${REPO}`, { deadline }).catch((e: unknown) => e);
-    expect(Date.now() - started).toBeLessThan(2000);
-    expect(error).toBeInstanceOf(RateLimitError);
-    const resetAt = gh.rate?.resetAt ?? 0;
-    expect(resetAt).toBeGreaterThan(started + 1_700_000);
-    expect(error).toMatchObject({ status: 403, rateLimited: true, resetAt });
-    expect((error as Error).message).toBe(
-      `GET /repos/octo/repo: HTTP 403 (rate limited until ${new Date(resetAt).toISOString()}, after this call's deadline ${new Date(deadline).toISOString()}). Wait until then, or give the step a token with its own rate limit (a GitHub App token has more requests an hour than \`github.token\`).`,
-    );
-    expect(api.requests.filter((r) => r.token === 'ghs_client')).toHaveLength(1);
-  });
-
-  test('a call without a deadline gets DEFAULT_DEADLINE_MS: it never sleeps until an hour-away reset', async () => {
-    const clock = fakeClock();
-    const gh = await client(clock);
-    api.setRateLimit('ghs_client', 0, 3600);
-    const before = clock.now();
-    const error = await gh.request('GET', `/repos/${REPO}`).catch((e: unknown) => e);
-    expect(clock.now()).toBe(before); // not a single sleep
-    expect(error).toBeInstanceOf(RateLimitError);
-    expect((error as Error).message).toContain(`after this call's deadline ${new Date(before + DEFAULT_DEADLINE_MS).toISOString()}`);
-    // a reset within those 5 minutes is still waited for
-    api.setRateLimit('ghs_client', 0, 120);
-    const waited = clock.now();
-    api.setRateLimit('ghs_client', 5000, 3600);
-    api.failNext(1, 403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.floor((clock.now() + 120_000) / 1000)) });
-    expect((await gh.request('GET', `/repos/${REPO}`)).status).toBe(200);
-    expect(clock.now() - waited).toBeGreaterThanOrEqual(119_000);
-  });
-
-  test('an abort signal ends a rate-limit wait', async () => {
-    const gh = await client(systemClock);
-    api.setRateLimit('ghs_client', 0, 60);
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(new Error('cancelled')), 100);
-    const started = Date.now();
-    await expect(gh.request('GET', `/repos/${REPO}`, { signal: controller.signal })).rejects.toThrow('cancelled');
-    expect(Date.now() - started).toBeLessThan(2000);
   });
 });
 
