@@ -33,7 +33,7 @@ async function afterMain(seed: string, store?: (authPath: string) => Store) {
     storeVersion: p.storeVersion,
     source: p.source,
     cleanup: false,
-    backupPath: p.backupPath,
+    backupPath: p.scratch.path,
     accountId: p.auth.info.accountId,
     email: p.auth.info.email,
   };

@@ -7,7 +7,8 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import path from 'node:path';
 import { hashText } from '../src/auth-file.js';
 import { UserError } from '../src/errors.js';
-import { provisionAuth, readBackup, removeScratch } from '../src/provision.js';
+import { provisionAuth } from '../src/provision.js';
+import { readScratchCopy, removeScratchCopy } from '../src/scratch-copy.js';
 import { RunnerStore } from '../src/stores/runner.js';
 import type { Store, Stored } from '../src/stores/store.js';
 import { authText, captureStdout, cleanupTempDirs, DAY, recordingLog, T0, tempDir } from './support/fixtures.js';
@@ -33,12 +34,12 @@ describe('provisionAuth on the runner store', () => {
     const { home, authPath, store } = runnerHome();
     const seed = authText();
     const { result, log, scratchDir } = await provision(store, authPath, seed);
-    expect(result).toMatchObject({ source: 'seed', fileHash: hashText(seed), storeVersion: null, backupPath: path.join(scratchDir, 'last-good.json') });
+    expect(result).toMatchObject({ source: 'seed', fileHash: hashText(seed), storeVersion: null, scratch: { path: path.join(scratchDir, 'last-good.json') } });
     expect(readFileSync(authPath, 'utf8')).toBe(seed);
     expect(statSync(authPath).mode & 0o777).toBe(0o600);
     expect(statSync(home).mode & 0o777).toBe(0o700);
-    expect(readFileSync(result!.backupPath, 'utf8')).toBe(seed);
-    expect(statSync(result!.backupPath).mode & 0o777).toBe(0o600);
+    expect(readFileSync(result!.scratch.path, 'utf8')).toBe(seed);
+    expect(statSync(result!.scratch.path).mode & 0o777).toBe(0o600);
     expect(statSync(scratchDir).mode & 0o777).toBe(0o700);
     expect(log.text('info')).toBe('Using the seed from `auth-json`: the runner store holds no auth.json yet.');
   });
@@ -153,14 +154,14 @@ describe('provisionAuth on the runner store', () => {
     expect(existsSync(authPath)).toBe(false);
   });
 
-  test('readBackup reads main’s copy back; removeScratch removes it', async () => {
+  test('readScratchCopy reads main’s copy back; removeScratchCopy removes it with its dir', async () => {
     const { authPath, store } = runnerHome();
     const seed = authText();
     const { result, scratchDir } = await provision(store, authPath, seed);
-    const backup = (await captureStdout(() => readBackup(result!.backupPath))).value;
+    const backup = (await captureStdout(() => readScratchCopy(result!.scratch.path))).value;
     expect(backup?.text).toBe(seed);
-    await removeScratch(scratchDir);
+    await removeScratchCopy(result!.scratch.path);
     expect(existsSync(scratchDir)).toBe(false);
-    expect(await readBackup(result!.backupPath)).toBeNull();
+    expect(await readScratchCopy(result!.scratch.path)).toBeNull();
   });
 });

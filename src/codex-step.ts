@@ -7,13 +7,16 @@ import { output } from './outputs.js';
 export { ensureCodex } from './codex.js';
 import type { RunContext } from './context.js';
 import type { Inputs } from './inputs.js';
+import type { ScratchCopy } from './scratch-copy.js';
 import { saveMainState, type MainState } from './state.js';
 
 /**
  * main's own `codex exec` (with `prompt`): runs it, sets `exit-code`, `final-message` and `refreshed`, and
- * fails the step with a diagnosis when Codex failed. `refreshed()` says whether Codex rewrote auth.json.
+ * fails the step with a diagnosis when Codex failed. `refreshed`: main's scratch copy, updated when Codex
+ * rewrote auth.json (which says whether it did); or the answer itself where main keeps no copy (the login
+ * modes: false; `lock-scope: refresh`: whether main refreshed ahead).
  */
-export async function runCodexStep(options: { ctx: RunContext; inputs: Inputs; codex: string; prompt: string; state: MainState; refreshed: () => Promise<boolean> }): Promise<void> {
+export async function runCodexStep(options: { ctx: RunContext; inputs: Inputs; codex: string; prompt: string; state: MainState; refreshed: ScratchCopy | boolean }): Promise<void> {
   const { ctx, inputs, codex, prompt } = options;
   await assertWorkingDirectory(inputs.workingDirectory);
   const agent = inputs.safetyStrategy === 'none' ? null : await (await import('./codex/agent-user.js')).prepareAgentRun({ strategy: inputs.safetyStrategy, ctx, codex, codexHome: inputs.codexHome, workingDirectory: inputs.workingDirectory, log: core });
@@ -24,10 +27,11 @@ export async function runCodexStep(options: { ctx: RunContext; inputs: Inputs; c
     // The runner keeps a name's last value: saved again the moment Codex exits, main's state supersedes any
     // the agent appended to the state file (DESIGN §3.11; post's checks are the backstop for later writes).
     saveMainState(options.state);
-    // before `refreshed()`: the refreshed file is back in codex-home only once the agent is done
+    // before the scratch copy's update: the refreshed file is back in codex-home only once the agent is done
     await agent?.finish();
   }
-  output.refreshed(await options.refreshed());
+  const { refreshed } = options;
+  output.refreshed(typeof refreshed === 'boolean' ? refreshed : await refreshed.updateAfterCodex());
   output.exitCode(result.exitCode);
   output.finalMessage(result.finalMessage);
   if (result.exitCode !== 0) {

@@ -35,7 +35,7 @@ export async function loginWithSecret(ctx: RunContext, inputs: Inputs, prompt: s
     return;
   }
   const { runCodexStep } = await import('./codex-step.js');
-  await runCodexStep({ ctx, inputs, codex, prompt, state, refreshed: async () => false });
+  await runCodexStep({ ctx, inputs, codex, prompt, state, refreshed: false });
 }
 
 /** Shape and expiry, before Codex runs; `expires-at` as soon as it is known. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { decidePersist, iso, readCredentialFile, type AuthFile, type PersistDecision } from './auth-file.js';
 import { errorMessage } from './errors.js';
 import type { Log } from './log.js';
-import { readBackup } from './provision.js';
+import { readScratchCopy } from './scratch-copy.js';
 import type { ReadyState } from './state.js';
 import type { Store } from './stores/store.js';
 
@@ -49,7 +49,7 @@ export async function persistAuth(ready: ReadyState, store: Store, log: Log): Pr
         log.warning(`Not persisting auth.json: ${decision.reason}. The ${store.kind} store keeps its copy.`);
         return { summary: `skipped: ${decision.kind}`, refreshed: false, kept: null };
       }
-      const backup = await readBackup(ready.backupPath);
+      const backup = await readScratchCopy(ready.backupPath);
       if (!backup) throw new Error(`auth.json in ${ready.codexHome} is ${decision.kind} (${decision.reason}), and main's copy is gone too: seed again with \`auth-json\``);
       await store.persist(backup, null);
       log.warning(`auth.json in ${ready.codexHome} was ${decision.kind}: ${decision.reason}. Put back the copy this job started with.`);

@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { chooseSource, decidePersist, hashText, parseAuthFile, readCredentialFile, writeCredentialFile, type AuthFile } from './auth-file.js';
+import { chooseSource, hashText, parseAuthFile, readCredentialFile, writeCredentialFile, type AuthFile } from './auth-file.js';
 import type { Log } from './log.js';
+import { ScratchCopy } from './scratch-copy.js';
 import { storeName, type Store } from './stores/store.js';
 
 export interface Provisioned {
@@ -15,7 +16,7 @@ export interface Provisioned {
   /** what the store held, for post's compare-and-swap */
   storeVersion: string | null;
   /** a private copy of what main left in place, for the runner store to put back */
-  backupPath: string;
+  scratch: ScratchCopy;
 }
 
 /**
@@ -40,21 +41,8 @@ export async function provisionAuth(options: {
 
   const onDisk = await readCredentialFile(authPath);
   if (onDisk !== auth.text) await writeCredentialFile(authPath, auth.text);
-  // A scratch copy in the job's private temp dir: no rename or fsync needed, it only has to outlive main.
-  const backupPath = path.join(options.scratchDir, 'last-good.json');
-  await fs.mkdir(options.scratchDir, { recursive: true, mode: 0o700 });
-  await fs.writeFile(backupPath, auth.text, { mode: 0o600, flag: 'wx' });
-  return { auth, authPath, source, fileHash: hashText(auth.text), storeVersion: stored?.version ?? null, backupPath };
-}
-
-/** Reads back the private copy main kept; null when it is gone. */
-export async function readBackup(backupPath: string): Promise<AuthFile | null> {
-  const text = await readCredentialFile(backupPath).catch(() => null);
-  return text === null ? null : parseAuthFile(text, 'The copy of auth.json kept by main');
-}
-
-export async function removeScratch(scratchDir: string): Promise<void> {
-  await fs.rm(scratchDir, { recursive: true, force: true });
+  const scratch = await ScratchCopy.write(options.scratchDir, authPath, auth);
+  return { auth, authPath, source, fileHash: hashText(auth.text), storeVersion: stored?.version ?? null, scratch };
 }
 
 /**
@@ -69,16 +57,4 @@ async function warnSeedIgnoredOnce(seed: AuthFile, authPath: string, log: Log): 
     `\`auth-json\` is ignored on this runner: the auth.json stored in ${path.dirname(authPath)} is as new as or newer than it (Codex refreshed it). This is by design; to replace the stored copy, seed with a newer login or another account. (Said once per seed.)`,
   );
   await fs.writeFile(marker, `${seed.hash}\n`, { mode: 0o600 });
-}
-
-/**
- * After main's own codex run: when Codex refreshed auth.json, that file becomes the copy post puts back if a
- * later step deletes or garbles it. The copy main started with holds a refresh token Codex already spent.
- */
-export async function updateBackup(backupPath: string, authPath: string, restored: { hash: string; lastRefresh: number | null; accountId: string }): Promise<boolean> {
-  const current = await readCredentialFile(authPath).catch(() => null);
-  const decision = decidePersist(restored, current);
-  if (decision.kind !== 'changed') return false;
-  await fs.writeFile(backupPath, decision.auth.text, { mode: 0o600 });
-  return true;
 }

@@ -8,9 +8,9 @@ import { readInputs, type Inputs } from './inputs.js';
 import { createLock } from './locks/create-lock.js';
 import type { Acquired, Lock } from './locks/lock.js';
 import { output } from './outputs.js';
-import { provisionAuth, updateBackup, type Provisioned } from './provision.js';
+import { provisionAuth, type Provisioned } from './provision.js';
 import { assertSupportedPlatform } from './platform.js';
-import { randomHex } from './random.js';
+import { newScratchDir } from './scratch-copy.js';
 import { saveMainState, type MainState } from './state.js';
 import { createStore } from './stores/create-store.js';
 import { assertTrusted } from './trust.js';
@@ -47,15 +47,14 @@ async function main(deps: MainDeps): Promise<void> {
     if (!prompt) return output.refreshed(job.refreshedAhead);
     const { ensureCodex, runCodexStep } = await import('./codex-step.js');
     const codex = await ensureCodex(inputs.codexVersion, ctx, deps.log);
-    return runCodexStep({ ctx, inputs: { ...inputs, codexHome: job.codexHome }, codex, prompt, state, refreshed: () => Promise.resolve(job.refreshedAhead) });
+    return runCodexStep({ ctx, inputs: { ...inputs, codexHome: job.codexHome }, codex, prompt, state, refreshed: job.refreshedAhead });
   }
   const provisioned = await restoreAuth(ctx, inputs, state, deps);
   let auth = provisioned.auth;
-  const restored = { hash: provisioned.fileHash, lastRefresh: provisioned.auth.info.lastRefresh, accountId: provisioned.auth.info.accountId };
   if (inputs.refresh === 'force') {
     const { rotateNow } = await import('./refresh.js');
     auth = await rotateNow({ ctx, inputs, authPath: provisioned.authPath, log: deps.log });
-    await updateBackup(provisioned.backupPath, provisioned.authPath, restored);
+    await provisioned.scratch.updateAfterCodex();
   }
   publishAuth(inputs.codexHome, auth, provisioned.source, deps);
   if (!prompt) {
@@ -64,7 +63,7 @@ async function main(deps: MainDeps): Promise<void> {
   }
   const { ensureCodex, runCodexStep } = await import('./codex-step.js');
   const codex = await ensureCodex(inputs.codexVersion, ctx, deps.log);
-  await runCodexStep({ ctx, inputs, codex, prompt, state, refreshed: () => updateBackup(provisioned.backupPath, provisioned.authPath, restored) });
+  await runCodexStep({ ctx, inputs, codex, prompt, state, refreshed: provisioned.scratch });
 }
 
 /** Takes the lock and saves its handle as state at once, so that post releases it whatever happens next. */
@@ -84,7 +83,7 @@ async function takeLock(ctx: RunContext, inputs: Inputs, { log, clock }: MainDep
 /** Restores from the store (or seeds), writes auth.json, and saves what post needs as state. */
 async function restoreAuth(ctx: RunContext, inputs: Inputs, state: MainState, { log, clock }: MainDeps): Promise<Provisioned> {
   const authPath = path.join(inputs.codexHome, 'auth.json');
-  const scratchDir = path.join(ctx.runnerTemp, `codex-auth-${randomHex(6)}`);
+  const scratchDir = newScratchDir(ctx.runnerTemp);
   const store = await createStore(inputs.store, { ctx, inputs, log, clock, authPath });
   const provisioned = await provisionAuth({ store, seedText: inputs.authJson, authPath, scratchDir, log });
   const { info } = provisioned.auth;
@@ -97,7 +96,7 @@ async function restoreAuth(ctx: RunContext, inputs: Inputs, state: MainState, { 
     storeVersion: provisioned.storeVersion,
     source: provisioned.source,
     cleanup: inputs.cleanup,
-    backupPath: provisioned.backupPath,
+    backupPath: provisioned.scratch.path,
     accountId: info.accountId,
     email: info.email,
     accessExpires: info.accessExpires,

@@ -1,5 +1,4 @@
 import * as core from '@actions/core';
-import path from 'node:path';
 import { nextRefreshAt } from './auth-file.js';
 import { readContext, type RunContext } from './context.js';
 import { errorMessage, stackOf } from './errors.js';
@@ -7,7 +6,7 @@ import { readInputs } from './inputs.js';
 import { releaseLock } from './locks/create-lock.js';
 import type { LockHandle } from './locks/lock.js';
 import { persistAuth, removeAuthFiles, type PersistOutcome } from './persist.js';
-import { removeScratch } from './provision.js';
+import { removeScratchCopy } from './scratch-copy.js';
 import { loadMainState, lockHandleIn, type MainState } from './state.js';
 import { distrustLock, distrustState } from './state-checks.js';
 import { createStore } from './stores/create-store.js';
@@ -97,7 +96,7 @@ async function release(handle: LockHandle | null, { log, clock, env, context }: 
 async function cleanup(state: MainState, log: MainDeps['log']): Promise<void> {
   try {
     const ready = state.ready;
-    if (ready) await removeScratch(path.dirname(ready.backupPath));
+    if (ready) await removeScratchCopy(ready.backupPath);
     const home = ready ? { codexHome: ready.codexHome, cleanup: ready.cleanup } : state.loginHome;
     if (home?.cleanup) {
       await removeAuthFiles(home.codexHome);

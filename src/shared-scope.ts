@@ -7,8 +7,8 @@ import type { Clock, Log } from './log.js';
 import type { Lock } from './locks/lock.js';
 import { persistAuth } from './persist.js';
 import { provisionAuth } from './provision.js';
-import { randomHex } from './random.js';
 import { expiryText, mustRefreshAhead, rotateNow } from './refresh.js';
+import { newScratchDir, SCRATCH_FILE } from './scratch-copy.js';
 import { saveMainState, type MainState } from './state.js';
 import { createStore } from './stores/create-store.js';
 
@@ -31,10 +31,10 @@ export interface SharedJob {
  */
 export async function shareStream(o: { ctx: RunContext; inputs: Inputs; state: MainState; lock: Lock; acquiredAt: number; log: Log; clock: Clock }): Promise<SharedJob> {
   const { ctx, inputs, state, log, clock } = o;
-  const scratch = path.join(ctx.runnerTemp, `codex-auth-${randomHex(6)}`);
+  const scratch = newScratchDir(ctx.runnerTemp);
   const inPlace = inputs.store === 'runner';
   const streamPath = inPlace ? path.join(inputs.codexHome, 'auth.json') : path.join(scratch, 'stream', 'auth.json');
-  const jobDir = inPlace ? path.join(ctx.runnerTemp, `codex-auth-${randomHex(6)}`) : null;
+  const jobDir = inPlace ? newScratchDir(ctx.runnerTemp) : null;
   const codexHome = jobDir ? path.join(jobDir, 'home') : inputs.codexHome;
   let job: AuthFile;
   let source: string;
@@ -62,7 +62,7 @@ export async function shareStream(o: { ctx: RunContext; inputs: Inputs; state: M
           storeVersion: provisioned.storeVersion,
           source,
           cleanup: false,
-          backupPath: provisioned.backupPath,
+          backupPath: provisioned.scratch.path,
           accountId: current.info.accountId,
           email: current.info.email,
         },
@@ -96,7 +96,7 @@ export async function shareStream(o: { ctx: RunContext; inputs: Inputs; state: M
     // the copy is worthless to keep: post removes it whatever `cleanup` says
     cleanup: true,
     // no copy is kept (the real token must not stay); post removes this dir: the job's private home, if any
-    backupPath: path.join(jobDir ?? scratch, 'last-good.json'),
+    backupPath: path.join(jobDir ?? scratch, SCRATCH_FILE),
     accountId: job.info.accountId,
     email: job.info.email,
     accessExpires: job.info.accessExpires,

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { RunContext } from './context.js';
 import type { Inputs } from './inputs.js';
 import type { LockHandle } from './locks/lock.js';
+import { SCRATCH_FILE } from './scratch-copy.js';
 import type { MainState } from './state.js';
 
 /**
@@ -29,7 +30,7 @@ export async function distrustState(state: MainState, expected: Expected): Promi
   if (ready.codexHome !== expected.codexHome && !privateHome) return `its codex-home ${ready.codexHome} is not the input's (${expected.codexHome})`;
   if (ready.authPath !== path.join(ready.codexHome, 'auth.json')) return `its auth.json path ${ready.authPath} is not in codex-home`;
   if (ready.store !== expected.store) return `its store \`${ready.store}\` is not the input's (\`${expected.store}\`)`;
-  if (!isScratchPath(ready.backupPath, expected.ctx.runnerTemp, 'last-good.json')) return `its scratch path ${ready.backupPath} is not in RUNNER_TEMP/codex-auth-*`;
+  if (!isScratchPath(ready.backupPath, expected.ctx.runnerTemp, SCRATCH_FILE)) return `its scratch path ${ready.backupPath} is not in RUNNER_TEMP/codex-auth-*`;
   return null;
 }
 

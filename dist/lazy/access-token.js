@@ -1,2 +1,2 @@
 import{createRequire as __createRequire}from"node:module";const require=__createRequire(import.meta.url);
-import{a,b,c,d}from"./shared-VEUWGNE4.js";import"./shared-IGOPPZ6T.js";import"./shared-AIUONBTC.js";import"./shared-AT5G76RA.js";import"./shared-4DH2GXZD.js";import"./shared-FZFTP6JZ.js";import"./shared-IEU4AB5W.js";export{a as EXPIRY_WARNING_DAYS,c as expiresAtOutput,b as inspectAccessToken,d as loginFailure};
+import{a,b,c,d}from"./shared-C6J5ARPL.js";import"./shared-IGOPPZ6T.js";import"./shared-AIUONBTC.js";import"./shared-AT5G76RA.js";import"./shared-LP5SWZ7G.js";import"./shared-FZFTP6JZ.js";import"./shared-IEU4AB5W.js";export{a as EXPIRY_WARNING_DAYS,c as expiresAtOutput,b as inspectAccessToken,d as loginFailure};

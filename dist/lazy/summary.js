@@ -1,2 +1,2 @@
 import{createRequire as __createRequire}from"node:module";const require=__createRequire(import.meta.url);
-import{a,b,c}from"./shared-2DCITCDW.js";import"./shared-6IVGEMXK.js";import"./shared-IGOPPZ6T.js";import"./shared-JZJ6NFP5.js";import"./shared-AT5G76RA.js";import"./shared-4DH2GXZD.js";import"./shared-FZFTP6JZ.js";import"./shared-IEU4AB5W.js";export{b as reportCodexFailure,a as seedLocation,c as writePostSummary};
+import{a,b,c}from"./shared-OCEFCLRS.js";import"./shared-6IVGEMXK.js";import"./shared-IGOPPZ6T.js";import"./shared-AL4MWOT6.js";import"./shared-AT5G76RA.js";import"./shared-LP5SWZ7G.js";import"./shared-FZFTP6JZ.js";import"./shared-IEU4AB5W.js";export{b as reportCodexFailure,a as seedLocation,c as writePostSummary};

@@ -1,0 +1,2 @@
+import{createRequire as __createRequire}from"node:module";const require=__createRequire(import.meta.url);
+import{d as r}from"./shared-AL4MWOT6.js";import{e as t}from"./shared-LP5SWZ7G.js";var u={codexHome:e=>t("codex-home",e),source:e=>t("source",e),lastRefresh:e=>t("last-refresh",r(e)),stale:e=>t("stale",String(e)),refreshed:e=>t("refreshed",String(e)),exitCode:e=>t("exit-code",String(e)),finalMessage:e=>t("final-message",e),lockWait:e=>t("lock-wait-seconds",e===null?"0":(e/1e3).toFixed(3)),expiresAt:e=>t("expires-at",r(e))};export{u as a};
