@@ -5,40 +5,16 @@ import path from 'node:path';
 import * as z from 'zod/mini';
 import { parseAuthFile, type AuthFile } from '../auth-file.js';
 import { errorMessage, UserError } from '../errors.js';
-import { fetchFor } from '../github.js';
+import { createGithubApi, GithubApiError, repoPath } from '../github.js';
 import { jsonOrNull } from '../json.js';
+import { assertReachable, cacheService, ServiceError, TIMEOUT_MS, twirp, type Entry, type Service } from './cache-service.js';
 import { open, seal, sealKey, SealError, type SealKey } from './seal.js';
 import { swapDecision, type PersistResult, type Store, type StoreDeps, type Stored } from './store.js';
 
-const TWIRP_PATH = 'twirp/github.actions.results.api.v1.CacheService';
-/** Our own lookups retry 5xx and network errors this often, waiting RETRY_MS, then twice that. */
-const ATTEMPTS = 3;
-const RETRY_MS = 2000;
-const TIMEOUT_MS = 30_000;
+/** How long pruning old entries may take, retries and rate-limit waits included. */
+const PRUNE_DEADLINE_MS = 60_000;
 /** A stream keeps this many entries after a save: the new one and the one before it. */
 export const KEEP_ENTRIES = 2;
-
-/** An entry the cache service matched: its key and a signed URL of its archive (a secret: never logged). */
-interface Entry {
-  key: string;
-  url: string;
-}
-
-interface Service {
-  url: string;
-  token: string;
-}
-
-/** A failed call to the cache service or the REST API: method, path and status, never a body. */
-class ServiceError extends Error {
-  override name = 'ServiceError';
-  constructor(
-    message: string,
-    readonly status: number | null,
-  ) {
-    super(message);
-  }
-}
 
 /**
  * `store: cache`: the refreshed auth.json, sealed (seal.ts), as an Actions cache entry per save, keyed
@@ -123,34 +99,12 @@ export class CacheStore implements Store {
     const prefix = `${this.deps.inputs.key}-`;
     // The primary key matches exactly, restore keys by prefix: the prefix as both finds the newest entry.
     const body = { key: prefix, restore_keys: [prefix], version: await this.cacheVersion() };
-    const answer = await this.twirp(service, 'GetCacheEntryDownloadURL', body);
+    const answer = await twirp(service, 'GetCacheEntryDownloadURL', body, this.deps.clock);
     const key = answer.matched_key ?? answer.matchedKey;
     const url = answer.signed_download_url ?? answer.signedDownloadUrl;
     if (answer.ok !== true) return null;
     if (typeof key !== 'string' || typeof url !== 'string') throw new ServiceError('POST GetCacheEntryDownloadURL: an answer without a key or URL', null);
     return { key, url };
-  }
-
-  private async twirp(service: Service, method: string, body: unknown): Promise<Record<string, unknown>> {
-    let failure = '';
-    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      if (attempt > 1) await this.deps.clock.sleep(RETRY_MS * (attempt - 1));
-      const url = new URL(`${TWIRP_PATH}/${method}`, service.url).href;
-      const res = await (await fetchFor(url))(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${service.token}`, 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      }).catch(networkFailure);
-      if (typeof res === 'string') {
-        failure = res;
-        continue;
-      }
-      if (res.ok) return twirpAnswer(res, method);
-      failure = `HTTP ${res.status}${await twirpCode(res)}`;
-      if (res.status < 500 && res.status !== 429) throw new ServiceError(`POST ${method}: ${failure}`, res.status);
-    }
-    throw new ServiceError(`POST ${method}: ${failure}, ${ATTEMPTS} attempts`, null);
   }
 
   private async read(entry: Entry): Promise<Stored | null> {
@@ -206,28 +160,29 @@ export class CacheStore implements Store {
 
   /** Deletes all but the newest KEEP_ENTRIES entries of the stream; a failure is only said. */
   private async prune(saved: string): Promise<void> {
-    const { inputs, log } = this.deps;
-    const rest = this.restClient();
-    if (!rest) return log.info(`Not deleting older Actions cache entries of \`${inputs.key}\`: \`github-token\` is empty.`);
+    const { inputs, ctx, log, clock } = this.deps;
+    if (!inputs.githubToken || !ctx.repository) return log.info(`Not deleting older Actions cache entries of \`${inputs.key}\`: \`github-token\` is empty.`);
     try {
+      // list needs `actions: read`, delete `actions: write`; a slow API (retries, rate limits) holds post up PRUNE_DEADLINE_MS at most
+      const call = { deadline: clock.now() + PRUNE_DEADLINE_MS };
+      const rest = await createGithubApi({ apiUrl: ctx.apiUrl, token: inputs.githubToken, clock, log });
+      const caches = `${repoPath(ctx.repository)}/actions/caches`;
       const version = await this.cacheVersion();
-      const list = await rest.list(`${inputs.key}-`);
+      const res = await rest.request('GET', `${caches}?key=${encodeURIComponent(`${inputs.key}-`)}&per_page=100&sort=created_at&direction=desc`, call);
+      const parsed = CacheList.safeParse(res.data);
+      if (!parsed.success) throw new ServiceError(`GET ${caches}: an answer of an unexpected shape`, res.status);
+      const list = parsed.data.actions_caches.map((e) => ({ id: e.id, key: e.key, version: e.version, created: Date.parse(e.created_at) || 0 }));
       const older = list.filter((e) => e.key.startsWith(`${inputs.key}-`) && e.version === version && e.key !== saved);
       const doomed = older.sort((a, b) => b.created - a.created || b.id - a.id).slice(KEEP_ENTRIES - 1);
-      for (const entry of doomed) await rest.remove(entry.id);
+      for (const entry of doomed) await rest.request('DELETE', `${caches}/${entry.id}`, { accept: [404], ...call });
       if (doomed.length) log.info(`Deleted ${doomed.length} older Actions cache entr${doomed.length === 1 ? 'y' : 'ies'} of \`${inputs.key}\`.`);
     } catch (error) {
-      if (error instanceof ServiceError && error.status === 403) {
+      if (error instanceof GithubApiError && error.status === 403 && !error.rateLimited) {
         log.info(`Older Actions cache entries of \`${inputs.key}\` were kept: \`github-token\` may not delete caches. Add \`permissions: actions: write\` to the job to keep at most ${KEEP_ENTRIES} per stream (unused entries expire after 7 days anyway).`);
       } else {
         log.warning(`Could not delete older Actions cache entries of \`${inputs.key}\`: ${errorMessage(error)}. They expire after 7 days unused.`);
       }
     }
-  }
-
-  private restClient(): ReturnType<typeof cachesApi> | null {
-    const { inputs, ctx } = this.deps;
-    return inputs.githubToken && ctx.repository ? cachesApi(ctx.apiUrl, ctx.repository, inputs.githubToken) : null;
   }
 
   private cacheVersion(): Promise<string> {
@@ -265,25 +220,6 @@ async function defaultBranchOf(eventPath: string): Promise<string | null> {
   }
 }
 
-function cacheService(env: NodeJS.ProcessEnv, serverUrl: string): Service {
-  const host = new URL(serverUrl).hostname.toLowerCase();
-  if (host !== 'github.com' && !host.endsWith('.ghe.com') && !host.endsWith('.localhost')) {
-    throw new UserError(`\`store: cache\` needs the Actions cache service v2, which ${serverUrl} (GitHub Enterprise Server) does not offer: use \`store: command\` or \`store: github-secret\` there.`);
-  }
-  const url = env.ACTIONS_RESULTS_URL;
-  const token = env.ACTIONS_RUNTIME_TOKEN;
-  if (!env.ACTIONS_CACHE_SERVICE_V2 || !url || !token) {
-    throw new UserError(
-      '`store: cache` cannot reach the Actions cache: ACTIONS_CACHE_SERVICE_V2, ACTIONS_RESULTS_URL and ACTIONS_RUNTIME_TOKEN are not all set for this step. The runner sets them for JavaScript actions on github.com: update the runner, or use `store: command` or `store: github-secret`.',
-    );
-  }
-  const mode = (env.ACTIONS_CACHE_MODE ?? '').trim().toLowerCase();
-  if (['none', 'read', 'write-only'].includes(mode)) {
-    throw new UserError(`The Actions cache is \`${mode}\` for this run (ACTIONS_CACHE_MODE), and \`store: cache\` must both read and write it: run the workflow from a trusted event on the default branch, or use \`store: command\` or \`store: github-secret\`.`);
-  }
-  return { url, token };
-}
-
 /**
  * The version @actions/cache files an entry under (its internal `getCacheVersion`): sha256 of the path
  * strings, the compression it will use (zstd when a `zstd` binary answers, else gzip), `windows-only` on
@@ -318,56 +254,6 @@ async function inWorkspace<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function assertReachable(entry: Entry): Promise<void> {
-  const res = await (await fetchFor(entry.url))(entry.url, { method: 'HEAD', signal: AbortSignal.timeout(TIMEOUT_MS) }).catch(networkFailure);
-  if (typeof res === 'string') throw new ServiceError(`HEAD the archive of ${entry.key}: ${res}`, null);
-  if (!res.ok) throw new ServiceError(`HEAD the archive of ${entry.key}: HTTP ${res.status}`, res.status);
-}
-
-/** fetch rejects with `fetch failed` and the reason in `cause` (ECONNREFUSED, a timeout…). */
-function networkFailure(error: unknown): string {
-  const { message, cause } = (error ?? {}) as { message?: unknown; cause?: { code?: unknown; message?: unknown } };
-  const reason = cause?.code ?? cause?.message;
-  return `${typeof message === 'string' ? message : String(error)}${reason ? ` (${String(reason)})` : ''}`;
-}
-
-async function twirpAnswer(res: Response, method: string): Promise<Record<string, unknown>> {
-  const body: unknown = await res.json().catch(() => null);
-  if (!body || typeof body !== 'object') throw new ServiceError(`POST ${method}: HTTP ${res.status} with an answer that is not JSON`, res.status);
-  return body as Record<string, unknown>;
-}
-
-async function twirpCode(res: Response): Promise<string> {
-  const body = (await res.json().catch(() => null)) as { code?: unknown } | null;
-  return typeof body?.code === 'string' && /^[a-z_]{1,40}$/.test(body.code) ? ` (${body.code})` : '';
-}
-
 const CacheList = z.object({
   actions_caches: z.array(z.object({ id: z.number(), key: z.string(), version: z.string(), created_at: z.string() })),
 });
-
-/** GitHub's REST routes for the caches of a repository (list needs `actions: read`, delete `actions: write`). */
-function cachesApi(apiUrl: string, repository: string, token: string) {
-  const base = `${apiUrl.replace(/\/+$/, '')}/repos/${repository}/actions/caches`;
-  const call = async (method: string, suffix: string, query = ''): Promise<Response> => {
-    const url = `${base}${suffix}${query}`;
-    const res = await (await fetchFor(url))(url, {
-      method,
-      headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28', 'user-agent': 'codex-auth' },
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-    if (!res.ok && !(method === 'DELETE' && res.status === 404)) throw new ServiceError(`${method} /repos/${repository}/actions/caches${suffix}: HTTP ${res.status}`, res.status);
-    return res;
-  };
-  return {
-    async list(prefix: string) {
-      const res = await call('GET', '', `?key=${encodeURIComponent(prefix)}&per_page=100&sort=created_at&direction=desc`);
-      const parsed = CacheList.safeParse(await res.json().catch(() => null));
-      if (!parsed.success) throw new ServiceError(`GET /repos/${repository}/actions/caches: an answer of an unexpected shape`, res.status);
-      return parsed.data.actions_caches.map((e) => ({ id: e.id, key: e.key, version: e.version, created: Date.parse(e.created_at) || 0 }));
-    },
-    async remove(id: number) {
-      await call('DELETE', `/${id}`);
-    },
-  };
-}
