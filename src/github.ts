@@ -1,7 +1,8 @@
 import type { Clock, Log } from './log.js';
 
 /**
- * A small GitHub REST client on `fetch`, for the github lock and the github-secret store.
+ * A small GitHub REST client on `fetch`, for the github lock, the file lock's runs check, the github-secret
+ * store and the cache store's pruning.
  *
  * Why not octokit: bundled, `@actions/github`'s octokit adds about 540 kB and ~45 ms to a step's start
  * (measured against a plain `fetch`), and it treats a 304 as an error. The lock lives on conditional

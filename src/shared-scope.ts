@@ -75,7 +75,7 @@ export async function shareStream(o: { ctx: RunContext; inputs: Inputs; state: M
     job = withheldCopy(current);
     await writeCredentialFile(path.join(codexHome, 'auth.json'), job.text);
   } finally {
-    // the stream's copy, main's backup of it: nothing with the real refresh token outlives the lock
+    // the stream's copy, main's scratch copy of it: nothing with the real refresh token outlives the lock
     await fs.rm(scratch, { recursive: true, force: true });
   }
   await o.lock.release(state.lock);

@@ -3,7 +3,7 @@ import type { Lock, LockDeps, LockHandle, ReleaseDeps } from './lock.js';
 import { NoLock } from './none.js';
 
 /** Backends are loaded on demand, so a path pays only for the one it uses. */
-export async function createLock(kind: LockKind | LockHandle['kind'], deps: LockDeps): Promise<Lock> {
+export async function createLock(kind: LockKind, deps: LockDeps): Promise<Lock> {
   switch (kind) {
     case 'none':
       return new NoLock();
