@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { chooseSource, hashText, parseAuthFile, readCredentialFile, writeCredentialFile, type AuthFile } from './auth-file.js';
+import { chooseSource, parseAuthFile, readCredentialFile, writeCredentialFile, type AuthFile } from './auth-file.js';
 import type { Log } from './log.js';
 import { ScratchCopy } from './scratch-copy.js';
 import { storeName, type Store } from './stores/store.js';
@@ -42,7 +42,7 @@ export async function provisionAuth(options: {
   const onDisk = await readCredentialFile(authPath);
   if (onDisk !== auth.text) await writeCredentialFile(authPath, auth.text);
   const scratch = await ScratchCopy.write(options.scratchDir, authPath, auth);
-  return { auth, authPath, source, fileHash: hashText(auth.text), storeVersion: stored?.version ?? null, scratch };
+  return { auth, authPath, source, fileHash: auth.hash, storeVersion: stored?.version ?? null, scratch };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { decidePersist, hashText, parseAuthFile, readCredentialFile, type AuthFile } from './auth-file.js';
+import { decidePersist, parseAuthFile, readCredentialFile, type AuthFile } from './auth-file.js';
 import { randomHex } from './random.js';
 
 /**
@@ -38,7 +38,7 @@ export class ScratchCopy {
     const file = path.join(scratchDir, SCRATCH_FILE);
     await fs.mkdir(scratchDir, { recursive: true, mode: 0o700 });
     await fs.writeFile(file, auth.text, { mode: 0o600, flag: 'wx' });
-    return new ScratchCopy(file, authPath, { hash: hashText(auth.text), lastRefresh: auth.info.lastRefresh, accountId: auth.info.accountId });
+    return new ScratchCopy(file, authPath, { hash: auth.hash, lastRefresh: auth.info.lastRefresh, accountId: auth.info.accountId });
   }
 
   /**
