@@ -222,8 +222,8 @@ function testUser(runnerName: string): { name: string; uid: number; gid: number;
     chmodSync(diag, 0o755);
     const log = path.join(diag, 'pages', 'step.log');
     writeFileSync(log, '::stop-commands::the-token\n', { mode: 0o644 });
-    mkdirSync(path.join(work, '.git', 'hooks'), { recursive: true, mode: 0o755 });
-    writeFileSync(path.join(work, '.git', 'config'), '[core]\n', { mode: 0o644 });
+    execFileSync('git', ['init', '-q', work]);
+    const gitConfig = readFileSync(path.join(work, '.git', 'config'), 'utf8');
     writeFileSync(path.join(work, 'existing.txt'), 'checked out\n', { mode: 0o644 });
     writeFileSync(path.join(o.codexHome, 'auth.json'), '{"auth_mode":"apikey","OPENAI_API_KEY":"sk-test"}', { mode: 0o600 });
     const ctx = { ...o.ctx, runnerEnvironment: 'self-hosted' as const, runnerName: 'sweep-test' };
@@ -237,6 +237,10 @@ function testUser(runnerName: string): { name: string; uid: number; gid: number;
       const { uid, gid } = run.account;
       const as = (script: string) => spawnSync('/bin/sh', ['-c', script], { uid, gid, cwd: work, env: { PATH: SYSTEM_PATH, HOME: run.account.home }, encoding: 'utf8' });
       expect(as('echo edit >> existing.txt').status).toBe(0);
+      // git, as the agent starts it, still reads the repository whose .git is the job's
+      const launch = await run.runAs.command('git', ['status', '--short'], { PATH: SYSTEM_PATH });
+      const git = spawnSync(launch.file, launch.args, { cwd: work, env: launch.env, uid: launch.uid, gid: launch.gid, encoding: 'utf8' });
+      expect([git.status, git.stderr]).toEqual([0, '']);
       // the runner's logs are closed to others while the agent may pass /home/runner
       expect(statSync(diag).mode & 0o777).toBe(0o750);
       expect(as(`cat ${log}`).status).not.toBe(0);
@@ -254,7 +258,7 @@ function testUser(runnerName: string): { name: string; uid: number; gid: number;
     }
     expect(o.log.text('warning')).toBe('');
     expect(statSync(diag).mode & 0o777).toBe(0o755);
-    expect(readFileSync(path.join(work, '.git', 'config'), 'utf8')).toBe('[core]\n');
+    expect(readFileSync(path.join(work, '.git', 'config'), 'utf8')).toBe(gitConfig);
     expect(existsSync(path.join(work, '.git', 'hooks', 'post-checkout'))).toBe(false);
     const made = statSync(path.join(work, 'made.txt'));
     expect([made.uid, made.mode & 0o7777]).toEqual([0, 0o644]);

@@ -400,7 +400,7 @@ async function closeRunnerLogs(privilege: Privilege, account: Account, options: 
   if (hint && path.isAbsolute(hint)) roots.add(await realPath(hint));
   for (const root of roots) {
     const diag = path.join(root, '_diag');
-    const stat = await fs.lstat(diag).catch(() => null);
+    const stat = await fs.stat(diag).catch(() => null);
     if (!stat?.isDirectory() || (bitsFor(stat, account) & 5) === 0) continue;
     await setMode(privilege, diag, stat.mode & 0o7777, stat.mode & 0o7770, changed);
   }
@@ -461,6 +461,16 @@ async function bringBack(
 }
 
 /**
+ * \`.git\` stays the job user's while the rest of the tree is the agent's, and git refuses a repository another
+ * user owns ("dubious ownership"): \`safe.directory=*\` as command-scope configuration (which git honours for
+ * it) lets the agent's git read it. Appended to any GIT_CONFIG_COUNT the job set.
+ */
+function trustTree(env: Record<string, string>): Record<string, string> {
+  const count = /^\d+$/.test(env.GIT_CONFIG_COUNT ?? '') ? Number(env.GIT_CONFIG_COUNT) : 0;
+  return { GIT_CONFIG_COUNT: String(count + 1), [`GIT_CONFIG_KEY_${count}`]: 'safe.directory', [`GIT_CONFIG_VALUE_${count}`]: '*' };
+}
+
+/**
  * How runCodexExec starts codex as the agent, reads what it wrote, and ends what it left. Ending and
  * reading take turns: a `kill -1` as that user while a read runs as that user (through sudo) would end
  * the read too.
@@ -484,7 +494,7 @@ function agentRunAs(privilege: Privilege, account: Account, runDir: string, code
     outputDir: runDir,
     codexHome,
     async command(file, args, env) {
-      const agentEnv = { ...env, ...baseEnv(account, env.PATH), CODEX_HOME: codexHome };
+      const agentEnv = { ...env, ...baseEnv(account, env.PATH), ...trustTree(env), CODEX_HOME: codexHome };
       if (privilege === 'root') return { file, args, env: agentEnv, uid: account.uid, gid: account.gid };
       // Through sudo, the environment goes in a file only the agent can read, never on a command line.
       const envFile = path.join(runDir, `.env-${randomBytes(6).toString('hex')}`);
