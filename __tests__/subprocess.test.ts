@@ -8,6 +8,12 @@ import { CommandTimeoutError, runCommand, type RunOptions } from '../src/subproc
 
 const base: RunOptions = { label: '`demo`', timeoutMs: 10_000, onTimeout: 'Raise the limit.', env: { PATH: process.env.PATH } };
 
+/** Polls until `pid` is no longer running (a signalled process takes a moment to die on a loaded machine). */
+async function ended(pid: number, withinMs = 5000): Promise<boolean> {
+  for (const until = Date.now() + withinMs; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) if (!running(pid)) return true;
+  return !running(pid);
+}
+
 /** Gone, or a zombie nobody reaped yet: either way no longer running. */
 function running(pid: number): boolean {
   try {
@@ -49,7 +55,7 @@ describe('runCommand', () => {
     expect(Date.now() - started).toBeLessThan(4000);
     expect(error).toBeInstanceOf(CommandTimeoutError);
     expect(error.message).toBe('`demo` did not finish within 0.5 s and was killed, with everything it started. Raise the limit.');
-    for (const pid of pids) expect(running(pid)).toBe(false);
+    for (const pid of pids) expect(await ended(pid)).toBe(true);
   });
 
   test('an abort signal stops the command and its children with the signal reason', async () => {
@@ -60,7 +66,7 @@ describe('runCommand', () => {
     expect(pids.every(running)).toBe(true);
     controller.abort(new Error('stop now'));
     expect(await run).toEqual(new Error('stop now'));
-    for (const pid of pids) expect(running(pid)).toBe(false);
+    for (const pid of pids) expect(await ended(pid)).toBe(true);
   });
 
   test('stdout beyond the limit is cut (flagged); stderr keeps its last bytes, where the error is', async () => {

@@ -4,7 +4,7 @@
 // the absolute path of its `node` binary as the last line of stdout.
 //
 //   CODEX_AUTH_TEST_NODE   major version, or an exact version (default 24)
-//   CODEX_AUTH_TEST_CACHE  cache root (default $XDG_CACHE_HOME, else ~/.cache)
+//   CODEX_AUTH_TEST_CACHE  cache root (default $XDG_CACHE_HOME, else /var/cache as root, else ~/.cache)
 //
 // The install is reused while its `node --version` still matches the wanted major (an exact version is
 // checked exactly); a fresh install goes into a temporary directory renamed into place, so two runs that
@@ -15,7 +15,8 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 
 const wanted = process.env.CODEX_AUTH_TEST_NODE || '24';
-const cacheRoot = process.env.CODEX_AUTH_TEST_CACHE || process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache');
+// As root, not under root's private home: the unprivileged-user tests run this node as other users.
+const cacheRoot = process.env.CODEX_AUTH_TEST_CACHE || process.env.XDG_CACHE_HOME || (process.getuid?.() === 0 ? '/var/cache' : path.join(homedir(), '.cache'));
 const pkg = `node-${process.platform}-${process.arch}`;
 const dir = path.resolve(cacheRoot, 'codex-auth', `node${wanted}`);
 const binOf = (root) => path.join(root, 'node_modules', pkg, 'bin', process.platform === 'win32' ? 'node.exe' : 'node');

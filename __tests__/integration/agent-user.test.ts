@@ -161,7 +161,7 @@ async function hostileJob(binDir: string, user?: { uid: number; gid: number }): 
     expect(record.hardLinkWrite).toBe('EACCES');
     expect(readFileSync(outside, 'utf8')).toBe('store content\n');
     expect([statSync(outside).uid, statSync(path.join(runner.workspace, 'existing.txt')).uid]).toEqual([owner.uid, owner.uid]);
-    expect(record.codexHome.startsWith(`${record.home}/`)).toBe(true);
+    expect(record.codexHome.startsWith(`/var/lib/codex-auth/${agentName}/run-`)).toBe(true);
 
     // after the run: the escaped process is gone, the agent's copy too, and every permission is as it was
     expect(alive(record.escapedPid)).toBe(false);

@@ -161,9 +161,10 @@ describe('GithubLock', () => {
     const order: string[] = [];
     const held = await a.lock.acquire({ timeoutMs: 10_000 });
     const track = (name: string, p: Promise<Acquired>) => p.then((x) => (order.push(name), x));
-    const bWait = track('b', b.lock.acquire({ timeoutMs: 20_000 }));
+    // Generous waits: this test checks the order, not the speed, and a loaded machine is slow.
+    const bWait = track('b', b.lock.acquire({ timeoutMs: 60_000 }));
     await until(() => ticketRefs().length === 2);
-    const cWait = track('c', c.lock.acquire({ timeoutMs: 20_000 }));
+    const cWait = track('c', c.lock.acquire({ timeoutMs: 60_000 }));
     await until(() => ticketRefs().length === 3);
     await delay(1500);
     expect(order).toEqual([]);
@@ -174,7 +175,7 @@ describe('GithubLock', () => {
     await b.lock.release(bHeld.handle);
     await c.lock.release((await cWait).handle);
     expect(order).toEqual(['b', 'c']);
-  });
+  }, 90_000);
 
   test('a ticket named before the holder (a slow clock) is queued again after it', async () => {
     const a = job({ runId: '401' });

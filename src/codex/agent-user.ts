@@ -8,7 +8,7 @@ import type { RunContext } from '../context.js';
 import { errorMessage, UserError } from '../errors.js';
 import type { SafetyStrategy } from '../inputs.js';
 import type { Log } from '../log.js';
-import { asAgent, baseEnv, privileged, probePrivilege, run, shellExports, why, type Privilege } from './agent-exec.js';
+import { asAgent, baseEnv, privileged, probePrivilege, run, shellExports, SYSTEM_PATH, systemCommand, why, type Privilege } from './agent-exec.js';
 import { AGENT_FILE_LIMIT, bitsFor, closedAncestors, isWithin, processesOf, readAgentFile, type Account } from './agent-files.js';
 
 /** The user codex runs as under `safety-strategy: unprivileged-user` on a GitHub-hosted runner. */
@@ -56,6 +56,8 @@ export interface AgentOptions {
   log: Log;
   env?: NodeJS.ProcessEnv;
   platform?: NodeJS.Platform;
+  /** this node's path, which tells where the runner lives (its `_diag` logs); process.execPath unless a test says */
+  execPath?: string;
 }
 
 /**
@@ -81,11 +83,16 @@ export async function prepareAgentRun(options: AgentOptions): Promise<AgentRun |
 
 async function prepare(options: AgentOptions, platform: NodeJS.Platform): Promise<AgentRun> {
   if (platform !== 'linux') throw new Unavailable(`it needs Linux, and this runner is ${platform}`);
-  const lent = lentDirectory(options);
-  for (const inside of [options.codexHome, options.ctx.runnerTemp]) {
-    if (isWithin(inside, lent)) throw new Unavailable(`the working directory ${lent} contains ${inside}, which the agent must not own; point \`working-directory\` or \`codex-home\` elsewhere`);
+  const given = lentDirectory(options);
+  const lent = await realPath(given);
+  // both as written and as resolved: a link in either path must not hide that one lies inside the other
+  const within = async (p: string) => isWithin(p, given) || isWithin(p, lent) || isWithin(await realPath(p), lent);
+  const { ctx } = options;
+  for (const inside of [options.codexHome, ctx.runnerTemp, ctx.toolCache, ctx.home, options.codex]) {
+    if (await within(inside)) throw new Unavailable(`the working directory ${lent} contains ${inside}, which the agent must not own; point \`working-directory\` or \`codex-home\` elsewhere`);
   }
-  const action = actionPaths(options.env ?? process.env).find((p) => isWithin(p, lent));
+  await checkSearchPath(options.env ?? process.env, lent, within);
+  const action = (await Promise.all(actionPaths(options.env ?? process.env).map(async (p) => ((await within(p)) ? p : '')))).find(Boolean);
   if (action) {
     throw new Unavailable(
       `the working directory ${lent} contains this action (${action}, as with \`uses: ./\`), and an agent that may write there could rewrite its post step, which runs with this step's inputs; use the action from another directory or repository`,
@@ -108,6 +115,33 @@ async function prepare(options: AgentOptions, platform: NodeJS.Platform): Promis
 function actionPaths(env: NodeJS.ProcessEnv): string[] {
   const bundle = process.argv[1] ? path.dirname(path.dirname(path.dirname(path.resolve(process.argv[1])))) : '';
   return [env.GITHUB_ACTION_PATH ?? '', bundle].filter(Boolean);
+}
+
+/** `p` with every link resolved, as far as it exists (the rest appended): what a later open would reach. */
+async function realPath(p: string): Promise<string> {
+  const absolute = path.resolve(p);
+  try {
+    return await fs.realpath(absolute);
+  } catch {
+    const parent = path.dirname(absolute);
+    return parent === absolute ? absolute : path.join(await realPath(parent), path.basename(absolute));
+  }
+}
+
+/**
+ * The job's PATH must not lead into the lent tree: post and later steps find their commands there (the
+ * command store's \`bash\`, \`git\`), and would run what the agent planted with the job's rights. An empty or
+ * relative entry means the current directory, which may be anywhere.
+ */
+async function checkSearchPath(env: NodeJS.ProcessEnv, lent: string, within: (p: string) => Promise<boolean>): Promise<void> {
+  for (const entry of env.PATH === undefined ? [] : env.PATH.split(path.delimiter)) {
+    const bad = !path.isAbsolute(entry) ? `an empty or relative entry (${JSON.stringify(entry)}), which means the current directory` : (await within(entry)) ? `${entry}, which lies in the working tree lent to the agent (${lent})` : '';
+    if (bad) {
+      throw new Unavailable(
+        `the job's PATH holds ${bad}; commands this action and later steps find on PATH would run what the agent put there. Take that entry off PATH (as added through GITHUB_PATH) for this step`,
+      );
+    }
+  }
 }
 
 /** What the agent may write: the workspace when codex runs inside it, else the working directory alone. */
@@ -133,9 +167,42 @@ async function ensureAccount(privilege: Privilege, name: string): Promise<Accoun
   }
   const sudo = await run('sudo', ['-n', '-l', '-U', name], { timeoutMs: 10_000 });
   if (sudo.code === 0 && !/not allowed/i.test(sudo.stdout + sudo.stderr)) throw new Unavailable(`the user ${name} may run \`sudo\`; it must not`);
+  const denied = await privileged(privilege, ['sh', '-c', DENY_CRON_AND_AT, name]);
+  if (denied.code === 8) throw new Unavailable(`the user ${name} is listed in /etc/cron.allow or /etc/at.allow, so it could leave jobs that run after Codex; remove it from there`);
+  if (denied.code !== 0) throw new Unavailable(`could not deny ${name} cron and at (${why(denied)})`);
   await ensureHome(privilege, account);
   return account;
 }
+
+/**
+ * cron and at would let the agent run after its processes are ended (on a self-hosted runner, into the next
+ * job, which hands its auth.json to the same user). Its name goes into /etc/cron.deny (created when missing:
+ * with neither file, Debian's cron lets every user in) and into /etc/at.deny when at consults it (with
+ * neither at file, at is root's alone, and creating at.deny would let every other user in). An allow file
+ * overrides deny: the name must not be in it. Exit 8 when it is.
+ */
+const DENY_CRON_AND_AT = `umask 022
+for kind in cron at; do
+  if [ -e "/etc/$kind.allow" ]; then grep -qxF -- "$0" "/etc/$kind.allow" && exit 8; continue; fi
+  [ "$kind" = at ] && [ ! -e /etc/at.deny ] && continue
+  grep -qxF -- "$0" "/etc/$kind.deny" 2>/dev/null || printf '%s\\n' "$0" >> "/etc/$kind.deny" || exit 9
+done
+exit 0`;
+
+/**
+ * What the agent may leave behind outside the tree, removed as root once its processes are gone: its crontab,
+ * its at jobs, and its files in the shared temporary directories (not inside the lent tree, which may lie in
+ * /tmp: that goes back to its owner instead). \`find -P -delete\` never follows a link and deletes relative to
+ * the directory it walks. $0 is the user, $1 a \`find -path\` pattern of the lent tree.
+ */
+const SWEEP = `command -v crontab >/dev/null 2>&1 && crontab -r -u "$0" >/dev/null 2>&1
+if command -v atq >/dev/null 2>&1 && command -v atrm >/dev/null 2>&1; then
+  for job in $(atq | awk -v u="$0" '$NF == u { print $1 }'); do atrm "$job"; done
+fi
+for dir in /tmp /var/tmp /dev/shm; do
+  [ -d "$dir" ] && find -P "$dir" -xdev -mindepth 1 ! -path "$1" ! -path "$1/*" -user "$0" -delete 2>/dev/null
+done
+exit 0`;
 
 /** Its home must be a directory of its own: the run changes its mode and puts the agent's CODEX_HOME in it. */
 async function ensureHome(privilege: Privilege, account: Account): Promise<void> {
@@ -169,7 +236,7 @@ interface Changed {
 async function setUp(privilege: Privilege, account: Account, options: AgentOptions, lent: string): Promise<AgentRun> {
   const { log } = options;
   const owner = await fs.stat(lent);
-  const runDir = path.join(account.home, `codex-auth-${randomBytes(6).toString('hex')}`);
+  const runDir = path.join(RUN_ROOT, account.name, `run-${randomBytes(6).toString('hex')}`);
   const codexHome = path.join(runDir, 'codex-home');
   const authPath = path.join(options.codexHome, 'auth.json');
   const handed = await readCredentialFile(authPath);
@@ -180,22 +247,29 @@ async function setUp(privilege: Privilege, account: Account, options: AgentOptio
   const restored = handedInfo && { hash: hashText(handed), lastRefresh: handedInfo.lastRefresh, accountId: handedInfo.accountId };
   const changed: Changed[] = [];
   const lending = { out: false };
+  const runAs = agentRunAs(privilege, account, runDir, codexHome);
   const undo = async (): Promise<string[]> => {
+    // root works on names inside what the agent owned: none of its processes may run meanwhile to swap them
+    await runAs.endAll();
     const problems = lending.out ? await giveBack(privilege, account, lent, owner) : [];
     for (const { dir, mode } of changed.splice(0).reverse()) {
       const put = await privileged(privilege, ['chmod', mode.toString(8), '--', dir]);
       if (put.code !== 0) problems.push(`could not restore the mode of ${dir} (${why(put)})`);
     }
-    const removed = await asAgent(privilege, account, ['rm', '-rf', '--', runDir]);
+    // by root, with the agent's processes ended: the leaf lies in root's directories, and rm never follows a link
+    const removed = await privileged(privilege, ['rm', '-rf', '--one-file-system', '--', runDir]);
     if (removed.code !== 0) problems.push(`could not remove ${runDir} (${why(removed)})`);
+    const swept = await privileged(privilege, ['sh', '-c', SWEEP, account.name, findPattern(lent)], { timeoutMs: TREE_TIMEOUT_MS });
+    if (swept.code !== 0) problems.push(`could not remove what ${account.name} left in cron, at or the temporary directories (${why(swept)})`);
     return problems;
   };
-  const runAs = agentRunAs(privilege, account, runDir, codexHome);
   try {
     // whatever an earlier run of the agent left running (a job killed before it could clean up) goes first
     await runAs.endAll();
+    await privileged(privilege, ['sh', '-c', SWEEP, account.name, findPattern(lent)], { timeoutMs: TREE_TIMEOUT_MS });
     await handOver(privilege, account, options.codexHome, runDir, codexHome);
     await closeToOthers(privilege, account, options, lent, changed, log);
+    await closeRunnerLogs(privilege, account, options, changed);
     await openTheWay(privilege, account, lent, changed, log);
     lending.out = true;
     await lend(privilege, account, lent, owner.uid);
@@ -220,15 +294,28 @@ async function setUp(privilege: Privilege, account: Account, options: AgentOptio
   };
 }
 
-/** The agent's private run directory and CODEX_HOME (0700), auth.json and config.toml in it (0600), all its own. */
-async function handOver(privilege: Privilege, account: Account, from: string, runDir: string, codexHome: string): Promise<void> {
-  const ids = ['-o', String(account.uid), '-g', String(account.gid)];
+/**
+ * Where the agent's run directories live: root's, 0711, as is the directory for each agent user below it, so
+ * the agent owns only the leaf and can neither rename nor replace any directory above it.
+ */
+export const RUN_ROOT = '/var/lib/codex-auth';
+
+/**
+ * The agent's private run directory and CODEX_HOME (0700), auth.json and config.toml in it (0600), all its own.
+ * Root creates only the run directory, a leaf in directories of its own (RUN_ROOT). Everything inside is
+ * written as the agent user: root writing by name into a directory the agent owns would follow whatever link
+ * the agent put there (a CODEX_HOME that leads to /etc), and the agent user can write nothing it could not
+ * write anyway.
+ */
+export async function handOver(privilege: Privilege, account: Account, from: string, runDir: string, codexHome: string): Promise<void> {
   await must(privileged(privilege, ['chmod', '0700', account.home]), `make ${account.home} private`);
-  for (const dir of [runDir, codexHome]) await must(privileged(privilege, ['install', '-d', ...ids, '-m', '0700', dir]), `create ${dir}`);
+  for (const dir of [RUN_ROOT, path.dirname(runDir)]) await must(privileged(privilege, ['install', '-d', '-o', '0', '-g', '0', '-m', '0711', dir]), `create ${dir}`);
+  await must(privileged(privilege, ['install', '-d', '-o', String(account.uid), '-g', String(account.gid), '-m', '0700', runDir]), `create ${runDir}`);
+  await must(asAgent(privilege, account, ['mkdir', '-m', '0700', '--', codexHome]), `create ${codexHome}`);
   for (const name of ['auth.json', 'config.toml']) {
     const file = path.join(from, name);
     if (name === 'config.toml' && !(await fs.lstat(file).catch(() => null))?.isFile()) continue;
-    await must(privileged(privilege, ['install', ...ids, '-m', '0600', file, path.join(codexHome, name)]), `hand ${name} to ${account.name}`);
+    await writeAsAgent(privilege, account, path.join(codexHome, name), await fs.readFile(file, 'utf8'));
   }
 }
 
@@ -241,7 +328,10 @@ const TREE_TIMEOUT_MS = 10 * 60_000;
  * outside the tree (a package manager's store), and the agent can still replace them, not change them.
  */
 async function lend(privilege: Privilege, account: Account, lent: string, ownerUid: number): Promise<void> {
-  const find = ['find', '-P', lent, '(', '-type', 'd', '-o', '-links', '1', ')', '-user', String(ownerUid), '-exec', 'chown', '-h', String(account.uid), '--', '{}', '+'];
+  // -execdir: chown gets a name relative to the directory find entered (checking it is the one it walked),
+  // never a path through directories the agent could swap for links. \`.git\` (any depth) stays the owner's:
+  // hooks, core.fsmonitor or core.hooksPath written there would run in a later step's git.
+  const find = ['find', '-P', lent, '-name', '.git', '-prune', '-o', '(', '-type', 'd', '-o', '-links', '1', ')', '-user', String(ownerUid), '-execdir', 'chown', '-h', String(account.uid), '--', '{}', '+'];
   await must(privileged(privilege, find, { timeoutMs: TREE_TIMEOUT_MS }), `lend ${lent} to ${account.name}`);
   const check = await asAgent(privilege, account, ['sh', '-c', 'cd -- "$0" && test -w .', lent]);
   if (check.code !== 0) throw new Error(`${account.name} still cannot write ${lent} (${why(check)})`);
@@ -252,9 +342,22 @@ async function must(pending: Promise<{ code: number; stdout: string; stderr: str
   if (result.code !== 0) throw new Error(`Could not ${what}: ${why(result)}`);
 }
 
-/** The tree goes back to its owner, files the agent created included (their group too). */
+/**
+ * The tree goes back to its owner, files the agent created included (their group too). Before that, with
+ * the agent's processes ended: a file of its own with more than one link is removed (its other name may lie
+ * outside the tree, where the agent would keep it and the owner would come to own it), and its files lose the
+ * group and other write bits and set-id bits it may have added (a world-writable file in the job's tree).
+ */
 async function giveBack(privilege: Privilege, account: Account, lent: string, owner: { uid: number; gid: number }): Promise<string[]> {
   const problems: string[] = [];
+  const uid = String(account.uid);
+  for (const [what, find] of [
+    ['remove the hard links it made', ['find', '-P', lent, '-user', uid, '!', '-type', 'd', '-links', '+1', '-execdir', 'rm', '-f', '--', '{}', '+']],
+    ['take back the write bits it gave', ['find', '-P', lent, '-user', uid, '!', '-type', 'l', '-perm', '/6022', '-execdir', 'chmod', 'go-w,ug-s', '--', '{}', '+']],
+  ] as const) {
+    const result = await privileged(privilege, [...find], { timeoutMs: TREE_TIMEOUT_MS });
+    if (result.code !== 0) problems.push(`could not ${what} in ${lent} (${why(result)})`);
+  }
   for (const [from, to] of [[`--from=${account.uid}`, String(owner.uid)], [`--from=:${account.gid}`, `:${owner.gid}`]] as const) {
     const result = await privileged(privilege, ['chown', '-R', '-h', from, to, '--', lent], { timeoutMs: TREE_TIMEOUT_MS });
     if (result.code !== 0) problems.push(`could not give ${lent} back to uid ${owner.uid} (${why(result)})`);
@@ -280,6 +383,32 @@ async function closeToOthers(privilege: Privilege, account: Account, options: Ag
     }
     await setMode(privilege, dir, stat.mode & 0o7777, stat.mode & 0o7770, changed);
   }
+}
+
+/**
+ * The runner's own logs (\`<runner root>/_diag\`, its \`pages/*.log\` 0644 in 0755 directories) carry the live
+ * step log, and with it the token that resumes workflow commands. Once openTheWay lets others pass the
+ * directories above the working tree, the agent could read them there: \`_diag\` is closed to others for the run,
+ * or the strategy is not available. The runner's node is \`<root>/externals/node<N>/bin/node\`; RUNNER_ROOT is
+ * honoured where a runner sets it.
+ */
+async function closeRunnerLogs(privilege: Privilege, account: Account, options: AgentOptions, changed: Changed[]): Promise<void> {
+  const roots = new Set<string>();
+  const node = /^(.*)\/externals\/node\d+\/bin\/node$/.exec(await realPath(options.execPath ?? process.execPath));
+  if (node?.[1]) roots.add(node[1]);
+  const hint = (options.env ?? process.env).RUNNER_ROOT;
+  if (hint && path.isAbsolute(hint)) roots.add(await realPath(hint));
+  for (const root of roots) {
+    const diag = path.join(root, '_diag');
+    const stat = await fs.stat(diag).catch(() => null);
+    if (!stat?.isDirectory() || (bitsFor(stat, account) & 5) === 0) continue;
+    await setMode(privilege, diag, stat.mode & 0o7777, stat.mode & 0o7770, changed);
+  }
+}
+
+/** \`dir\` as a \`find -path\` pattern that matches only itself. */
+function findPattern(dir: string): string {
+  return dir.replace(/[*?[\]\\]/g, '\\$&');
 }
 
 /**
@@ -332,6 +461,16 @@ async function bringBack(
 }
 
 /**
+ * \`.git\` stays the job user's while the rest of the tree is the agent's, and git refuses a repository another
+ * user owns ("dubious ownership"): \`safe.directory=*\` as command-scope configuration (which git honours for
+ * it) lets the agent's git read it. Appended to any GIT_CONFIG_COUNT the job set.
+ */
+function trustTree(env: Record<string, string>): Record<string, string> {
+  const count = /^\d+$/.test(env.GIT_CONFIG_COUNT ?? '') ? Number(env.GIT_CONFIG_COUNT) : 0;
+  return { GIT_CONFIG_COUNT: String(count + 1), [`GIT_CONFIG_KEY_${count}`]: 'safe.directory', [`GIT_CONFIG_VALUE_${count}`]: '*' };
+}
+
+/**
  * How runCodexExec starts codex as the agent, reads what it wrote, and ends what it left. Ending and
  * reading take turns: a `kill -1` as that user while a read runs as that user (through sudo) would end
  * the read too.
@@ -355,13 +494,13 @@ function agentRunAs(privilege: Privilege, account: Account, runDir: string, code
     outputDir: runDir,
     codexHome,
     async command(file, args, env) {
-      const agentEnv = { ...env, ...baseEnv(account, env.PATH), CODEX_HOME: codexHome };
+      const agentEnv = { ...env, ...baseEnv(account, env.PATH), ...trustTree(env), CODEX_HOME: codexHome };
       if (privilege === 'root') return { file, args, env: agentEnv, uid: account.uid, gid: account.gid };
       // Through sudo, the environment goes in a file only the agent can read, never on a command line.
       const envFile = path.join(runDir, `.env-${randomBytes(6).toString('hex')}`);
-      await writeAsAgent(account, envFile, shellExports(agentEnv));
+      await writeAsAgent(privilege, account, envFile, shellExports(agentEnv));
       const script = 'set -a && . "$0" && rm -f -- "$0" && set +a && exec "$@"';
-      return { file: 'sudo', args: ['-n', '-u', account.name, '--', 'env', '-i', '/bin/sh', '-c', script, envFile, file, ...args], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } };
+      return { file: systemCommand('sudo'), args: ['-n', '-u', account.name, '--', systemCommand('env'), '-i', '/bin/sh', '-c', script, envFile, file, ...args], env: { PATH: SYSTEM_PATH } };
     },
     readOutput: (file) => inTurn(async () => (await readBack(privilege, account, file, 1024 * 1024)) ?? ''),
     endAll: () => inTurn(endAll),
@@ -371,8 +510,12 @@ function agentRunAs(privilege: Privilege, account: Account, runDir: string, code
 
 /** Exit codes of READ_BACK, each a reason to refuse. */
 const REFUSED: Record<number, string> = { 3: 'it is a symbolic link', 5: 'it is not a regular file', 6: 'it is not owned by the agent user', 7: 'it is larger than allowed' };
-/** The same checks as readAgentFile, run as the agent itself (through sudo the action cannot open its files). */
-const READ_BACK = '[ -L "$0" ] && exit 3; [ -e "$0" ] || exit 4; [ -f "$0" ] || exit 5; [ -O "$0" ] || exit 6; [ "$(stat -c %s -- "$0")" -le "$1" ] || exit 7; exec cat -- "$0"';
+/**
+ * The same checks as readAgentFile, run as the agent itself (through sudo the action cannot open its files).
+ * The read is capped (\`head -c\`, and run()'s own cap): a file swapped for /dev/zero after the checks ends at
+ * limit + 1 bytes, which is refused.
+ */
+const READ_BACK = '[ -L "$0" ] && exit 3; [ -e "$0" ] || exit 4; [ -f "$0" ] || exit 5; [ -O "$0" ] || exit 6; [ "$(stat -c %s -- "$0")" -le "$1" ] || exit 7; exec head -c "$(($1 + 1))" -- "$0"';
 
 /**
  * Reads a file the agent left, once its processes are gone. As root: O_NOFOLLOW and fstat (readAgentFile).
@@ -380,7 +523,7 @@ const READ_BACK = '[ -L "$0" ] && exit 3; [ -e "$0" ] || exit 4; [ -f "$0" ] || 
  */
 async function readBack(privilege: Privilege, account: Account, file: string, limit: number): Promise<string | null> {
   if (privilege === 'root') return readAgentFile(file, account, limit);
-  const result = await asAgent(privilege, account, ['sh', '-c', READ_BACK, file, String(limit)]);
+  const result = await asAgent(privilege, account, ['sh', '-c', READ_BACK, file, String(limit)], { maxBytes: limit + 1 });
   if (result.code === 4) return null;
   const refused = REFUSED[result.code];
   if (refused) throw new UserError(`Refusing to take ${file} back from ${account.name}: ${refused}.`);
@@ -388,10 +531,15 @@ async function readBack(privilege: Privilege, account: Account, file: string, li
   return result.stdout;
 }
 
-/** Writes `text` to `file` as the agent user (0600), through sudo with the text on stdin. */
-function writeAsAgent(account: Account, file: string, text: string): Promise<void> {
+/** Writes `text` to a new `file` as the agent user (0600), the text on stdin: never on a command line. */
+function writeAsAgent(privilege: Privilege, account: Account, file: string, text: string): Promise<void> {
+  const script = ['-c', 'umask 077 && set -C && cat > "$0"', file];
   return new Promise((resolve, reject) => {
-    const child = spawn('sudo', ['-n', '-u', account.name, '--', 'sh', '-c', 'umask 077 && cat > "$0"', file], { stdio: ['pipe', 'ignore', 'ignore'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+    const options = { stdio: ['pipe', 'ignore', 'ignore'] as ['pipe', 'ignore', 'ignore'], env: baseEnv(account), cwd: '/' };
+    const child =
+      privilege === 'root'
+        ? spawn(systemCommand('sh'), script, { ...options, uid: account.uid, gid: account.gid })
+        : spawn(systemCommand('sudo'), ['-n', '-u', account.name, '--', systemCommand('sh'), ...script], { ...options, env: { PATH: SYSTEM_PATH } });
     child.once('error', reject);
     child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`Could not write ${file} as ${account.name} (exit ${code})`))));
     child.stdin.end(text);
