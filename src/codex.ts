@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { childEnv } from './child-env.js';
 import { CommandFreeOutput } from './command-free-output.js';
 import { UserError } from './errors.js';
+import { newScratchDir } from './scratch-copy.js';
 import { runCommand } from './subprocess.js';
 
 const TAIL_BYTES = 64 * 1024;
@@ -66,7 +66,7 @@ class Tail {
  * enforced, and the final message captured.
  */
 export async function runCodexExec(options: ExecOptions): Promise<ExecResult> {
-  const scratch = path.join(options.runnerTemp, `codex-auth-${randomBytes(6).toString('hex')}`);
+  const scratch = newScratchDir(options.runnerTemp);
   await fs.mkdir(scratch, { recursive: true, mode: 0o700 });
   const { runAs } = options;
   const lastMessage = path.join(runAs?.outputDir ?? scratch, 'last-message.txt');

@@ -13,10 +13,13 @@ import { randomHex } from './random.js';
  */
 export const SCRATCH_FILE = 'last-good.json';
 
-/** A new scratch dir for this job (made by ScratchCopy.write). */
+/** A new scratch dir for this job (made by ScratchCopy.write, or by whoever needs a private dir for a run). */
 export function newScratchDir(runnerTemp: string): string {
   return path.join(runnerTemp, `codex-auth-${randomHex(6)}`);
 }
+
+/** The name of a dir newScratchDir makes: post holds paths from state to it (state-checks.ts). */
+export const SCRATCH_DIR_NAME = /^codex-auth-[0-9a-f]{12}$/;
 
 /** What main restored: what "Codex refreshed it" is measured against. */
 interface Restored {

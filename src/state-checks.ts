@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { RunContext } from './context.js';
 import type { Inputs } from './inputs.js';
-import type { LockHandle } from './locks/lock.js';
-import { SCRATCH_FILE } from './scratch-copy.js';
+import { lockFilePath, type LockHandle } from './locks/lock.js';
+import { SCRATCH_DIR_NAME, SCRATCH_FILE } from './scratch-copy.js';
 import type { MainState } from './state.js';
 
 /**
@@ -40,7 +40,7 @@ export async function distrustLock(handle: LockHandle, expected: Expected): Prom
     case 'none':
       return null;
     case 'file': {
-      const own = path.join(expected.codexHome, 'codex-auth.lock');
+      const own = lockFilePath(expected.codexHome);
       if (expected.lock !== 'file') return `it names a file lock, but this step's lock is \`${expected.lock}\``;
       return handle.path === own ? null : `its lock file ${handle.path} is not this job's (${own})`;
     }
@@ -60,5 +60,5 @@ export async function distrustLock(handle: LockHandle, expected: Expected): Prom
 /** True for `<runnerTemp>/codex-auth-<hex>/<file>` exactly: where main puts its scratch copies. */
 export function isScratchPath(candidate: string, runnerTemp: string, file: string): boolean {
   const dir = path.basename(path.dirname(candidate));
-  return /^codex-auth-[0-9a-f]{12}$/.test(dir) && candidate === path.join(runnerTemp, dir, file);
+  return SCRATCH_DIR_NAME.test(dir) && candidate === path.join(runnerTemp, dir, file);
 }

@@ -1,2 +1,2 @@
 import{createRequire as __createRequire}from"node:module";const require=__createRequire(import.meta.url);
-import{a,b,c,d,e}from"./shared-THHE3J2D.js";import"./shared-IITHMNZT.js";import"./shared-FZFTP6JZ.js";import"./shared-IEU4AB5W.js";export{d as CodexLoginError,b as LOGIN_TIMEOUT_MS,e as codexLogin,a as ensureCodex,c as runCodexExec};
+import{e as a,f as b,g as c,h as d,i as e}from"./shared-ZVRJS6UY.js";import"./shared-IITHMNZT.js";import"./shared-AL4MWOT6.js";import"./shared-AT5G76RA.js";import"./shared-LP5SWZ7G.js";import"./shared-FZFTP6JZ.js";import"./shared-IEU4AB5W.js";export{d as CodexLoginError,b as LOGIN_TIMEOUT_MS,e as codexLogin,a as ensureCodex,c as runCodexExec};

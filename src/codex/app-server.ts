@@ -5,7 +5,7 @@ import * as z from 'zod/mini';
 import { parseAuthFile, readCredentialFile, refreshTokenOf, writeCredentialFile, type AuthFile } from '../auth-file.js';
 import { childEnv } from '../child-env.js';
 import { errorMessage, UserError } from '../errors.js';
-import { randomHex } from '../random.js';
+import { newScratchDir } from '../scratch-copy.js';
 
 /** app-server answers in about 0.6 s; a minute covers a slow token endpoint and a cold start. */
 export const APP_SERVER_TIMEOUT_MS = 60_000;
@@ -145,7 +145,7 @@ export async function refreshThroughCodex(options: AppServerRefreshOptions): Pro
   const beforeText = await readCredentialFile(options.authPath);
   if (beforeText === null) throw new UserError(`Cannot refresh: ${options.authPath} is gone.`);
   const before = parseAuthFile(beforeText, `The auth.json in ${path.dirname(options.authPath)}`);
-  const scratch = path.join(options.runnerTemp, `codex-auth-${randomHex(6)}`);
+  const scratch = newScratchDir(options.runnerTemp);
   const home = path.join(scratch, 'home');
   try {
     await fs.mkdir(scratch, { recursive: true, mode: 0o700 });

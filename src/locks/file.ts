@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import * as z from 'zod/mini';
 import { runUrl } from '../context.js';
 import { errorMessage, UserError } from '../errors.js';
@@ -8,7 +7,7 @@ import { createGithubApi, type GithubApi } from '../github.js';
 import { jsonOrNull } from '../json.js';
 import { ensurePrivateDir } from '../auth-file.js';
 import { canAskAbout, runAttemptStatus } from './run-status.js';
-import { leaseMsFrom, ownerFor, type Acquired, type Lock, type LockDeps, type LockHandle, type LockOwner, type ReleaseDeps } from './lock.js';
+import { leaseMsFrom, lockFilePath, ownerFor, type Acquired, type Lock, type LockDeps, type LockHandle, type LockOwner, type ReleaseDeps } from './lock.js';
 
 const FileOwner = z.object({
   token: z.string(),
@@ -44,7 +43,7 @@ export class FileLock implements Lock {
   private api: Promise<GithubApi> | null = null;
 
   constructor(private readonly deps: LockDeps) {
-    this.lockPath = path.join(deps.codexHome, 'codex-auth.lock');
+    this.lockPath = lockFilePath(deps.codexHome);
   }
 
   async acquire({ timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<Acquired> {

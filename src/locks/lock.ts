@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { RunContext } from '../context.js';
 import { UserError } from '../errors.js';
 import type { Clock, Log } from '../log.js';
@@ -50,6 +51,11 @@ export const RELEASE_TIMEOUT_MS = 60_000;
 
 /** How long a hold lasts without its post step: GitHub's default job timeout (360 minutes). */
 export const LEASE_MS = 6 * 3600 * 1000;
+
+/** `lock: file`'s lock: a file beside auth.json (post holds a handle from state to this path). */
+export function lockFilePath(codexHome: string): string {
+  return path.join(codexHome, 'codex-auth.lock');
+}
 
 /**
  * CODEX_AUTH_LOCK_LEASE_SECONDS overrides LEASE_MS: for jobs longer than 6 hours (set it above the longest
